@@ -1,0 +1,307 @@
+package io.pstorage.client;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.pstorage.common.BsList;
+import io.pstorage.common.PcsException;
+import io.pstorage.proto.*;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.nio.ByteBuffer;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Talks to the MDS group: finds the leader (following redirects), retries across failovers until
+ * a deadline, and makes retried mutations idempotent with a per-process client id and call number.
+ */
+public final class MdsClient implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(MdsClient.class);
+
+  private final String cluster;
+  private final List<String> addresses;
+  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final ByteString clientId;
+  private final AtomicLong callSeq = new AtomicLong();
+  private final Duration deadline;
+  private final Duration attemptTimeout = Duration.ofSeconds(5);
+  private volatile String target;
+  private volatile int uid;
+  private volatile int gid;
+
+  public MdsClient(String cluster, List<String> addresses) {
+    this(cluster, addresses, Duration.ofSeconds(60));
+  }
+
+  /** deadline: how long one call keeps retrying (failover, no quorum) before it fails UNAVAILABLE. */
+  public MdsClient(String cluster, List<String> addresses, Duration deadline) {
+    if (addresses.isEmpty()) {
+      throw new IllegalArgumentException("no MDS addresses");
+    }
+    this.cluster = cluster;
+    this.addresses = new ArrayList<>(addresses.stream().map(BsList::withDefaultPort).toList());
+    this.deadline = deadline;
+    this.target = this.addresses.get(0);
+    UUID u = UUID.randomUUID();
+    this.clientId = ByteString.copyFrom(ByteBuffer.allocate(16)
+        .putLong(u.getMostSignificantBits()).putLong(u.getLeastSignificantBits()).array());
+  }
+
+  /** Credentials recorded as owner of what this client creates. */
+  public MdsClient as(int uid, int gid) {
+    this.uid = uid;
+    this.gid = gid;
+    return this;
+  }
+
+  public String cluster() {
+    return cluster;
+  }
+
+  // ------------------------------------------------------------ the call loop
+
+  /** Sends one request, to the leader, retrying until success, a definite error, or the deadline. */
+  public MdsResponse call(MdsRequest.Builder q) throws PcsException {
+    RequestHeader.Builder h = RequestHeader.newBuilder().setCluster(cluster).setUid(uid).setGid(gid);
+    if (q.getOpCase().getNumber() >= MdsRequest.CREATE_FIELD_NUMBER) {
+      h.setClientId(clientId).setCallSeq(callSeq.incrementAndGet());
+    }
+    MdsRequest req = q.setHeader(h).build();
+    long end = System.nanoTime() + deadline.toNanos();
+    long backoffMs = 20;
+    int rotation = 0;
+    String lastError = "";
+    while (true) {
+      String to = target;
+      MdsResponse r = null;
+      try {
+        r = MdsServiceGrpc.newBlockingStub(channel(to))
+            .withDeadlineAfter(attemptTimeout.toMillis(), TimeUnit.MILLISECONDS).execute(req);
+      } catch (StatusRuntimeException e) {
+        if (!retryable(e.getStatus())) {
+          throw new PcsException(StatusCode.IO_ERROR, "MDS " + to + " failed: " + e.getStatus(), e);
+        }
+        lastError = to + ": " + e.getStatus().getCode() + " " + e.getStatus().getDescription();
+      }
+      if (r != null) {
+        switch (r.getStatus()) {
+          case NOT_LEADER -> {
+            lastError = to + ": " + r.getMessage();
+            if (!r.getLeaderHint().isEmpty() && !r.getLeaderHint().equals(to)) {
+              target = r.getLeaderHint();
+              continue; // straight to the leader, no wait
+            }
+          }
+          case UNAVAILABLE -> lastError = to + ": " + r.getMessage();
+          case OK -> {
+            return r;
+          }
+          default -> throw new PcsException(r.getStatus(), r.getMessage());
+        }
+      }
+      if (System.nanoTime() > end) {
+        throw new PcsException(StatusCode.UNAVAILABLE, "no MDS of cluster '" + cluster + "' answered within "
+            + deadline.toSeconds() + " s (tried " + addresses + "); last: " + lastError);
+      }
+      if (target.equals(to)) {
+        target = addresses.get(++rotation % addresses.size());
+      }
+      LOG.debug("mds retry target={} after={}", target, lastError);
+      sleep(backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 500);
+    }
+  }
+
+  private static boolean retryable(Status s) {
+    return switch (s.getCode()) {
+      case UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, ABORTED, RESOURCE_EXHAUSTED -> true;
+      default -> false;
+    };
+  }
+
+  private ManagedChannel channel(String address) {
+    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
+  }
+
+  private static void sleep(long ms) throws PcsException {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new PcsException(StatusCode.UNAVAILABLE, "interrupted while waiting for the MDS");
+    }
+  }
+
+  // ------------------------------------------------------------ namespace
+
+  public static final long ROOT = 1;
+
+  public InodeAttr lookup(long parent, String name) throws PcsException {
+    return call(MdsRequest.newBuilder().setLookup(LookupRequest.newBuilder().setParent(parent).setName(name))).getAttr();
+  }
+
+  public InodeAttr getattr(long ino) throws PcsException {
+    return call(MdsRequest.newBuilder().setGetAttr(GetAttrRequest.newBuilder().setIno(ino))).getAttr();
+  }
+
+  /** Walks an absolute path from the root (symlinks are not followed). */
+  public InodeAttr resolve(String path) throws PcsException {
+    InodeAttr at = getattr(ROOT);
+    for (String part : path.split("/")) {
+      if (!part.isEmpty()) {
+        at = lookup(at.getIno(), part);
+      }
+    }
+    return at;
+  }
+
+  public InodeAttr create(long parent, String name, int mode, boolean exclusive) throws PcsException {
+    return call(MdsRequest.newBuilder().setCreate(CreateRequest.newBuilder().setParent(parent).setName(name)
+        .setMode(mode).setExclusive(exclusive))).getAttr();
+  }
+
+  public InodeAttr mkdir(long parent, String name, int mode) throws PcsException {
+    return call(MdsRequest.newBuilder().setMkdir(MkdirRequest.newBuilder().setParent(parent).setName(name)
+        .setMode(mode))).getAttr();
+  }
+
+  public InodeAttr symlink(long parent, String name, String target) throws PcsException {
+    return call(MdsRequest.newBuilder().setSymlink(SymlinkRequest.newBuilder().setParent(parent).setName(name)
+        .setTarget(target))).getAttr();
+  }
+
+  public String readlink(long ino) throws PcsException {
+    return call(MdsRequest.newBuilder().setReadlink(ReadlinkRequest.newBuilder().setIno(ino))).getLinkTarget();
+  }
+
+  public InodeAttr link(long ino, long newParent, String newName) throws PcsException {
+    return call(MdsRequest.newBuilder().setLink(LinkRequest.newBuilder().setIno(ino).setNewParent(newParent)
+        .setNewName(newName))).getAttr();
+  }
+
+  public void unlink(long parent, String name) throws PcsException {
+    call(MdsRequest.newBuilder().setUnlink(UnlinkRequest.newBuilder().setParent(parent).setName(name)));
+  }
+
+  public void rmdir(long parent, String name) throws PcsException {
+    call(MdsRequest.newBuilder().setRmdir(RmdirRequest.newBuilder().setParent(parent).setName(name)));
+  }
+
+  public void rename(long srcParent, String srcName, long dstParent, String dstName, boolean noReplace)
+      throws PcsException {
+    call(MdsRequest.newBuilder().setRename(RenameRequest.newBuilder().setSrcParent(srcParent)
+        .setSrcName(srcName).setDstParent(dstParent).setDstName(dstName).setNoReplace(noReplace)));
+  }
+
+  public InodeAttr setattr(SetAttrRequest.Builder q) throws PcsException {
+    return call(MdsRequest.newBuilder().setSetAttr(q)).getAttr();
+  }
+
+  public ReaddirReply readdir(long ino, String after, int limit) throws PcsException {
+    return call(MdsRequest.newBuilder().setReaddir(ReaddirRequest.newBuilder().setIno(ino).setAfter(after)
+        .setLimit(limit))).getReaddir();
+  }
+
+  /** Every entry of a directory, page by page. */
+  public List<DirEntry> readdirAll(long ino) throws PcsException {
+    List<DirEntry> all = new ArrayList<>();
+    String after = "";
+    while (true) {
+      ReaddirReply page = readdir(ino, after, 1000);
+      all.addAll(page.getEntriesList());
+      if (page.getEof() || page.getEntriesCount() == 0) {
+        return all;
+      }
+      after = page.getEntries(page.getEntriesCount() - 1).getName();
+    }
+  }
+
+  public StatfsReply statfs() throws PcsException {
+    return call(MdsRequest.newBuilder().setStatfs(StatfsRequest.getDefaultInstance())).getStatfs();
+  }
+
+  public PcsAttrs getPcsAttrs(long ino) throws PcsException {
+    return call(MdsRequest.newBuilder().setGetPcsAttr(GetPcsAttrRequest.newBuilder().setIno(ino))).getPcsAttrs();
+  }
+
+  /** Unset fields are left unchanged. Returns how many inodes changed. */
+  public long setPcsAttrs(long ino, PcsAttrsChange change, boolean recursive) throws PcsException {
+    return call(MdsRequest.newBuilder().setSetPcsAttr(SetPcsAttrRequest.newBuilder().setIno(ino).setChange(change)
+        .setRecursive(recursive))).getCount();
+  }
+
+  // ------------------------------------------------------------ chunks, registry, events
+
+  public List<ChunkInfo> chunks(long ino, long firstIndex, int count) throws PcsException {
+    return call(MdsRequest.newBuilder().setGetChunks(GetChunksRequest.newBuilder().setIno(ino)
+        .setFirstIndex(firstIndex).setCount(count))).getChunks().getChunksList();
+  }
+
+  public ChunkInfo allocateChunk(long ino, long index) throws PcsException {
+    return call(MdsRequest.newBuilder().setAllocateChunk(AllocateChunkRequest.newBuilder().setIno(ino)
+        .setIndex(index))).getChunk();
+  }
+
+  public ChunkInfo updateChunk(long chunkId, long expectedVersion, long newVersion, List<Long> replicas)
+      throws PcsException {
+    return call(MdsRequest.newBuilder().setUpdateChunk(UpdateChunkRequest.newBuilder().setChunkId(chunkId)
+        .setExpectedVersion(expectedVersion).setNewVersion(newVersion).addAllReplicas(replicas))).getChunk();
+  }
+
+  public CsInfo registerCs(RegisterCsRequest q) throws PcsException {
+    return call(MdsRequest.newBuilder().setRegisterCs(q)).getCs();
+  }
+
+  /** One heartbeat to the leader (following redirects). */
+  public CsHeartbeatReply heartbeat(CsHeartbeat.Builder hb) throws PcsException {
+    CsHeartbeat msg = hb.setHeader(RequestHeader.newBuilder().setCluster(cluster)).build();
+    for (int hop = 0; hop < addresses.size() + 2; hop++) {
+      String to = target;
+      CsHeartbeatReply r;
+      try {
+        r = MdsServiceGrpc.newBlockingStub(channel(to))
+            .withDeadlineAfter(attemptTimeout.toMillis(), TimeUnit.MILLISECONDS).heartbeat(msg);
+      } catch (StatusRuntimeException e) {
+        target = addresses.get((addresses.indexOf(to) + 1) % addresses.size());
+        continue;
+      }
+      if (r.getStatus() == StatusCode.NOT_LEADER) {
+        target = r.getLeaderHint().isEmpty()
+            ? addresses.get((addresses.indexOf(to) + 1) % addresses.size()) : r.getLeaderHint();
+        continue;
+      }
+      if (r.getStatus() != StatusCode.OK) {
+        throw new PcsException(r.getStatus(), r.getMessage());
+      }
+      return r;
+    }
+    throw new PcsException(StatusCode.UNAVAILABLE, "no MDS leader took the heartbeat");
+  }
+
+  public List<Event> events(long afterSeq, int limit) throws PcsException {
+    return call(MdsRequest.newBuilder().setGetEvents(GetEventsRequest.newBuilder().setAfterSeq(afterSeq)
+        .setLimit(limit))).getEvents().getEventsList();
+  }
+
+  public ClusterStatusReply clusterStatus() throws PcsException {
+    return call(MdsRequest.newBuilder().setClusterStatus(ClusterStatusRequest.getDefaultInstance()))
+        .getClusterStatus();
+  }
+
+  @Override
+  public void close() {
+    for (ManagedChannel c : channels.values()) {
+      c.shutdownNow();
+    }
+    channels.clear();
+  }
+}

@@ -1,0 +1,119 @@
+package io.pstorage.mds;
+
+import io.pstorage.common.ClusterName;
+import io.pstorage.common.HostPort;
+import io.pstorage.common.PcsException;
+import io.pstorage.proto.StatusCode;
+import java.io.IOException;
+import java.io.Reader;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+
+/**
+ * Everything an MDS needs to run, with every default in this one place. Stored as
+ * {@code mds.properties} in the MDS's data directory.
+ */
+public final class MdsConfig {
+  public static final String FILE_NAME = "mds.properties";
+
+  /** A member of the MDS group: its id, the address clients use, and the Raft address. */
+  public record Peer(String id, HostPort client, HostPort raft) {
+    /** "id@clientHost:port@raftHost:port" */
+    public static Peer parse(String s) throws PcsException {
+      String[] p = s.trim().split("@");
+      if (p.length != 3 || p[0].isEmpty()) {
+        throw new PcsException(StatusCode.INVALID_ARGUMENT, "peer '" + s + "' is not id@client-address@raft-address");
+      }
+      return new Peer(p[0], HostPort.parse(p[1]), HostPort.parse(p[2]));
+    }
+
+    @Override
+    public String toString() {
+      return id + "@" + client + "@" + raft;
+    }
+  }
+
+  public String cluster;
+  public String nodeId;
+  public Path dataDir;
+  public List<Peer> peers = new ArrayList<>();
+  /** A CS that missed heartbeats this long is inactive (no new chunks placed on it). */
+  public Duration csInactiveAfter = Duration.ofSeconds(5);
+  /** A CS silent this long is offline: its replicas count as lost. */
+  public Duration csOfflineAfter = Duration.ofMinutes(5);
+  /** Raft entries between automatic snapshots (RocksDB checkpoints). */
+  public long snapshotThreshold = 100_000;
+  public Duration electionTimeoutMin = Duration.ofMillis(700);
+  public Duration electionTimeoutMax = Duration.ofMillis(1400);
+  /** Group commit: at most this many operations per Raft entry ... */
+  public int maxOpsPerEntry = 512;
+  /** ... and at most this many entries in flight before further operations queue up. */
+  public int maxEntriesInFlight = 4;
+
+  public Peer self() throws PcsException {
+    for (Peer p : peers) {
+      if (p.id().equals(nodeId)) {
+        return p;
+      }
+    }
+    throw new PcsException(StatusCode.INVALID_ARGUMENT, "node " + nodeId + " is not in the peer list " + peers);
+  }
+
+  public MdsConfig validate() throws PcsException {
+    ClusterName.validate(cluster);
+    if (dataDir == null) {
+      throw new PcsException(StatusCode.INVALID_ARGUMENT, "no data directory");
+    }
+    if (peers.isEmpty()) {
+      throw new PcsException(StatusCode.INVALID_ARGUMENT, "no MDS peers");
+    }
+    self();
+    if (csOfflineAfter.compareTo(csInactiveAfter) <= 0) {
+      throw new PcsException(StatusCode.INVALID_ARGUMENT, "cs offline time must exceed the inactive time");
+    }
+    return this;
+  }
+
+  public static MdsConfig load(Path dataDir) throws IOException {
+    Path file = dataDir.resolve(FILE_NAME);
+    if (!Files.exists(file)) {
+      throw new PcsException(StatusCode.NOT_FOUND, "no " + FILE_NAME + " in " + dataDir + ": not an MDS data directory");
+    }
+    Properties p = new Properties();
+    try (Reader r = Files.newBufferedReader(file)) {
+      p.load(r);
+    }
+    MdsConfig c = new MdsConfig();
+    c.dataDir = dataDir;
+    c.cluster = p.getProperty("cluster");
+    c.nodeId = p.getProperty("node.id");
+    for (String s : p.getProperty("peers", "").split(",")) {
+      if (!s.isBlank()) {
+        c.peers.add(Peer.parse(s));
+      }
+    }
+    c.csInactiveAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.inactive.ms", "" + c.csInactiveAfter.toMillis())));
+    c.csOfflineAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.offline.ms", "" + c.csOfflineAfter.toMillis())));
+    c.snapshotThreshold = Long.parseLong(p.getProperty("snapshot.threshold", "" + c.snapshotThreshold));
+    return c.validate();
+  }
+
+  public void save() throws IOException {
+    Properties p = new Properties();
+    p.setProperty("cluster", cluster);
+    p.setProperty("node.id", nodeId);
+    p.setProperty("peers", String.join(",", peers.stream().map(Peer::toString).toList()));
+    p.setProperty("cs.inactive.ms", "" + csInactiveAfter.toMillis());
+    p.setProperty("cs.offline.ms", "" + csOfflineAfter.toMillis());
+    p.setProperty("snapshot.threshold", "" + snapshotThreshold);
+    Files.createDirectories(dataDir);
+    try (Writer w = Files.newBufferedWriter(dataDir.resolve(FILE_NAME))) {
+      p.store(w, "pstorage MDS " + nodeId + " of cluster " + cluster);
+    }
+  }
+}

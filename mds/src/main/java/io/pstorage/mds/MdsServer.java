@@ -1,0 +1,139 @@
+package io.pstorage.mds;
+
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.pstorage.mds.raft.GroupCommitter;
+import io.pstorage.mds.raft.MdsStateMachine;
+import io.pstorage.mds.raft.RaftNode;
+import io.pstorage.mds.registry.CsLiveness;
+import io.pstorage.mds.registry.CsRegistry;
+import io.pstorage.mds.service.MdsGrpcService;
+import io.pstorage.mds.service.MetadataService;
+import io.pstorage.proto.AppendEventRequest;
+import io.pstorage.proto.CsState;
+import io.pstorage.proto.Event;
+import io.pstorage.proto.MdsRequest;
+import io.pstorage.proto.MdsResponse;
+import io.pstorage.proto.RequestHeader;
+import io.pstorage.proto.Severity;
+import io.pstorage.proto.StatusCode;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** One metadata server: Raft member, state machine over RocksDB, client-facing gRPC service. */
+public final class MdsServer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(MdsServer.class);
+
+  private final MdsConfig cfg;
+  private final MdsStateMachine sm;
+  private final RaftNode raft;
+  private final CsLiveness liveness;
+  private final GroupCommitter committer;
+  private final MetadataService service;
+  private final ExecutorService rpcExecutor = Executors.newVirtualThreadPerTaskExecutor();
+  private final ScheduledExecutorService duties =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("mds-leader-duties").daemon().factory());
+  private Server grpc;
+  private volatile long announcedTerm = -1;
+
+  public MdsServer(MdsConfig cfg) throws IOException {
+    this.cfg = cfg.validate();
+    this.liveness = new CsLiveness(cfg.csInactiveAfter, cfg.csOfflineAfter);
+    this.sm = new MdsStateMachine(cfg.dataDir, this::onLeaderChange);
+    this.raft = new RaftNode(cfg, sm);
+    this.committer = new GroupCommitter(raft, cfg.maxOpsPerEntry, cfg.maxEntriesInFlight);
+    this.service = new MetadataService(cfg, raft, sm, committer, liveness);
+  }
+
+  public MdsServer start() throws IOException {
+    raft.start();
+    InetSocketAddress bind = new InetSocketAddress(cfg.self().client().host(), cfg.self().client().port());
+    grpc = NettyServerBuilder.forAddress(bind).executor(rpcExecutor)
+        .addService(new MdsGrpcService(service)).build().start();
+    duties.scheduleWithFixedDelay(this::leaderDuties, 500, 500, TimeUnit.MILLISECONDS);
+    LOG.info("mds started cluster={} node={} client={} raft={}", cfg.cluster, cfg.nodeId,
+        cfg.self().client(), cfg.self().raft());
+    return this;
+  }
+
+  private void onLeaderChange(RaftPeerId leader) {
+    LOG.info("leader changed node={} leader={}", cfg.nodeId, leader);
+    if (raft != null && raft.self().equals(leader)) {
+      liveness.becameLeader();
+    }
+  }
+
+  /** Leader only: announce the election once, and log CS state changes as events. */
+  private void leaderDuties() {
+    try {
+      if (!raft.isLeaderReady()) {
+        return;
+      }
+      long term = raft.currentTerm();
+      if (announcedTerm != term) {
+        MdsResponse r = appendEvent(Severity.INFO, "mds." + cfg.nodeId,
+            "elected leader mds=" + cfg.nodeId + " term=" + term);
+        if (r.getStatus() == StatusCode.OK) {
+          announcedTerm = term;
+        }
+      }
+      long now = System.nanoTime();
+      for (CsLiveness.Transition t : liveness.sweep(sm.readLocal(CsRegistry::all), now)) {
+        Severity sev = t.to() == CsState.ACTIVE ? Severity.INFO
+            : t.to() == CsState.OFFLINE ? Severity.ERROR : Severity.WARNING;
+        LOG.warn("cs state change cs={} from={} to={} silent_ms={}", t.csId(), t.from(), t.to(), t.silentMillis());
+        appendEvent(sev, "cs." + t.csId(), "cs=" + t.csId() + " is now " + t.to().name().toLowerCase()
+            + " (was " + t.from().name().toLowerCase() + ", last heartbeat " + t.silentMillis() + " ms ago)");
+      }
+    } catch (Exception e) {
+      LOG.warn("leader duties failed: {}", e.toString());
+    }
+  }
+
+  private MdsResponse appendEvent(Severity sev, String source, String message) throws Exception {
+    Event e = Event.newBuilder().setSeverity(sev).setSource(source).setMessage(message).build();
+    return committer.submit(MdsRequest.newBuilder()
+        .setHeader(RequestHeader.newBuilder().setCluster(cfg.cluster))
+        .setAppendEvent(AppendEventRequest.newBuilder().setEvent(e)).build()).get(10, TimeUnit.SECONDS);
+  }
+
+  public MdsConfig config() {
+    return cfg;
+  }
+
+  public boolean isLeader() {
+    return raft.isLeader();
+  }
+
+  public long appliedIndex() {
+    return sm.appliedIndex();
+  }
+
+  public long logStartIndex() {
+    return raft.logStartIndex();
+  }
+
+  /** This replica's own state, read without a Raft round (for tests and diagnostics). */
+  public MdsStateMachine stateMachine() {
+    return sm;
+  }
+
+  @Override
+  public void close() throws IOException {
+    duties.shutdownNow();
+    if (grpc != null) {
+      grpc.shutdownNow();
+    }
+    committer.close();
+    raft.close();
+    rpcExecutor.shutdownNow();
+    LOG.info("mds stopped node={}", cfg.nodeId);
+  }
+}

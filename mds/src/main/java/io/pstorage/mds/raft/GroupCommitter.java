@@ -1,0 +1,117 @@
+package io.pstorage.mds.raft;
+
+import io.pstorage.proto.MdsLogEntry;
+import io.pstorage.proto.MdsLogResult;
+import io.pstorage.proto.MdsRequest;
+import io.pstorage.proto.MdsResponse;
+import io.pstorage.proto.StatusCode;
+import io.pstorage.proto.Timespec;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Group commit: operations that arrive while earlier Raft entries are in flight are packed into
+ * one entry, so under load many operations share one log append and one fsync. With no load
+ * each operation goes out at once in its own entry.
+ */
+public final class GroupCommitter implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(GroupCommitter.class);
+
+  private record Pending(MdsRequest op, CompletableFuture<MdsResponse> done) {}
+
+  private final RaftNode raft;
+  private final int maxOps;
+  private final Semaphore inFlight;
+  private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+  private final Thread thread;
+  private volatile boolean closed;
+
+  public GroupCommitter(RaftNode raft, int maxOps, int maxEntriesInFlight) {
+    this.raft = raft;
+    this.maxOps = maxOps;
+    this.inFlight = new Semaphore(maxEntriesInFlight);
+    this.thread = Thread.ofPlatform().name("mds-group-commit").daemon().start(this::run);
+  }
+
+  public CompletableFuture<MdsResponse> submit(MdsRequest op) {
+    CompletableFuture<MdsResponse> f = new CompletableFuture<>();
+    if (closed) {
+      f.complete(error(StatusCode.UNAVAILABLE, "MDS is shutting down", ""));
+    } else {
+      queue.add(new Pending(op, f));
+    }
+    return f;
+  }
+
+  private void run() {
+    while (!closed) {
+      List<Pending> batch = new ArrayList<>();
+      try {
+        batch.add(queue.take());
+        inFlight.acquire();
+      } catch (InterruptedException e) {
+        batch.forEach(p -> p.done.complete(error(StatusCode.UNAVAILABLE, "MDS is shutting down", "")));
+        return;
+      }
+      queue.drainTo(batch, maxOps - 1);
+      Instant now = Instant.now();
+      MdsLogEntry.Builder entry = MdsLogEntry.newBuilder()
+          .setTime(Timespec.newBuilder().setSec(now.getEpochSecond()).setNsec(now.getNano()));
+      batch.forEach(p -> entry.addOps(p.op));
+      raft.write(entry.build().toByteArray()).whenComplete((reply, err) -> {
+        inFlight.release();
+        complete(batch, reply, err);
+      });
+    }
+  }
+
+  private void complete(List<Pending> batch, RaftClientReply reply, Throwable err) {
+    if (err == null && reply.isSuccess()) {
+      try {
+        MdsLogResult results = MdsLogResult.parseFrom(reply.getMessage().getContent().asReadOnlyByteBuffer());
+        for (int i = 0; i < batch.size(); i++) {
+          batch.get(i).done.complete(results.getResults(i));
+        }
+        return;
+      } catch (Exception e) {
+        err = e;
+      }
+    }
+    MdsResponse failed;
+    if (err == null && reply.getNotLeaderException() != null) {
+      var leader = reply.getNotLeaderException().getSuggestedLeader();
+      failed = error(StatusCode.NOT_LEADER, "not the leader",
+          leader == null || leader.getClientAddress() == null ? "" : leader.getClientAddress());
+    } else {
+      // The entry may or may not commit; the client retries with the same call id and the
+      // state machine's retry cache answers a duplicate with the first result.
+      Object why = err != null ? err : reply.getException();
+      LOG.warn("raft write of {} operations failed: {}", batch.size(), String.valueOf(why));
+      failed = error(StatusCode.UNAVAILABLE, "metadata write not committed: " + why, raft.leaderClientAddress());
+    }
+    for (Pending p : batch) {
+      p.done.complete(failed);
+    }
+  }
+
+  static MdsResponse error(StatusCode code, String message, String leaderHint) {
+    return MdsResponse.newBuilder().setStatus(code).setMessage(message).setLeaderHint(leaderHint).build();
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    thread.interrupt();
+    Pending p;
+    while ((p = queue.poll()) != null) {
+      p.done.complete(error(StatusCode.UNAVAILABLE, "MDS is shutting down", ""));
+    }
+  }
+}

@@ -1,0 +1,326 @@
+package io.pstorage.mds.raft;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.pstorage.common.PcsException;
+import io.pstorage.mds.namespace.Namespace;
+import io.pstorage.mds.store.Column;
+import io.pstorage.mds.store.Keys;
+import io.pstorage.mds.store.MetaStore;
+import io.pstorage.mds.store.Txn;
+import io.pstorage.proto.MdsLogEntry;
+import io.pstorage.proto.MdsLogResult;
+import io.pstorage.proto.MdsRequest;
+import io.pstorage.proto.MdsResponse;
+import io.pstorage.proto.RequestHeader;
+import io.pstorage.proto.StatusCode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.StateMachineStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.statemachine.impl.FileListSnapshotInfo;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.LifeCycle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The MDS state machine: each Raft entry (a group of operations) is applied to RocksDB in one
+ * WriteBatch together with its log index, so replays after a restart are skipped by index.
+ */
+public final class MdsStateMachine extends BaseStateMachine {
+  private static final Logger LOG = LoggerFactory.getLogger(MdsStateMachine.class);
+  private static final byte[] APPLIED_KEY = Keys.meta("applied_index");
+  /** Results of the last RETRY_WINDOW calls of each client are kept to answer retries. */
+  private static final long RETRY_WINDOW = 4096;
+
+  private final Path dataDir;
+  private final CheckpointStorage storage;
+  // Queries and applies share the store; swapping it (snapshot install) excludes both.
+  private final ReentrantReadWriteLock storeLock = new ReentrantReadWriteLock();
+  private final Consumer<RaftPeerId> onLeaderChange;
+  private volatile MetaStore store;
+  private volatile long dbApplied;
+
+  public MdsStateMachine(Path dataDir, Consumer<RaftPeerId> onLeaderChange) {
+    this.dataDir = dataDir;
+    this.storage = new CheckpointStorage(dataDir);
+    this.onLeaderChange = onLeaderChange;
+  }
+
+  @Override
+  public StateMachineStorage getStateMachineStorage() {
+    return storage;
+  }
+
+  @Override
+  public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
+    super.initialize(server, groupId, raftStorage);
+    storage.init(raftStorage);
+    getLifeCycle().startAndTransition(this::openStore, IOException.class);
+  }
+
+  private void openStore() throws IOException {
+    Path db = dataDir.resolve("db");
+    FileListSnapshotInfo snap = storage.getLatestSnapshot();
+    MetaStore s = Files.exists(db.resolve("CURRENT")) ? new MetaStore(db) : null;
+    long applied = s == null ? -1 : readApplied(s);
+    if (snap != null && applied < snap.getIndex()) {
+      // The live DB is older than the newest snapshot (fresh node, or a crash right after a
+      // snapshot install): Ratis replays only entries after the snapshot, so start from it.
+      if (s != null) {
+        s.close();
+      }
+      LOG.info("restoring metadata store from snapshot={} (db applied={})", snap.getTermIndex(), applied);
+      restoreFrom(storage.dirFor(snap.getTermIndex()), db);
+      s = new MetaStore(db);
+      applied = readApplied(s);
+    } else if (s == null) {
+      s = new MetaStore(db);
+    }
+    if (applied < 0) {
+      try (Txn t = s.begin()) {
+        Namespace.ensureRoot(t);
+        t.commit();
+      }
+    }
+    store = s;
+    dbApplied = applied;
+    LOG.info("metadata store open dir={} applied={}", db, applied);
+  }
+
+  private static long readApplied(MetaStore s) {
+    try (MetaStore.SnapshotReader r = s.reader()) {
+      byte[] v = r.get(Column.META, APPLIED_KEY);
+      return v == null ? -1 : Keys.u64(v, 8);
+    }
+  }
+
+  private static void restoreFrom(Path checkpoint, Path db) throws IOException {
+    CheckpointStorage.deleteTree(db);
+    Files.createDirectories(db);
+    for (Path f : CheckpointStorage.list(checkpoint)) {
+      String name = f.getFileName().toString();
+      if (name.endsWith(".md5")) {
+        continue;
+      }
+      // SST files are immutable: a hard link is safe and cheap. The rest RocksDB may rewrite.
+      if (name.endsWith(".sst")) {
+        Files.createLink(db.resolve(name), f);
+      } else {
+        Files.copy(f, db.resolve(name));
+      }
+    }
+  }
+
+  @Override
+  public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+    LogEntryProto entry = trx.getLogEntry();
+    TermIndex ti = TermIndex.valueOf(entry);
+    if (ti.getIndex() <= dbApplied) {
+      // Already in RocksDB: this is a replay from the snapshot index after a restart.
+      updateLastAppliedTermIndex(ti);
+      return CompletableFuture.completedFuture(Message.EMPTY);
+    }
+    MdsLogEntry e;
+    try {
+      e = MdsLogEntry.parseFrom(entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
+    } catch (InvalidProtocolBufferException ex) {
+      return CompletableFuture.failedFuture(new IllegalStateException("undecodable log entry " + ti, ex));
+    }
+    MdsLogResult.Builder results = MdsLogResult.newBuilder();
+    storeLock.readLock().lock();
+    try (Txn t = store.begin()) {
+      for (MdsRequest op : e.getOpsList()) {
+        results.addResults(applyOne(new ApplyContext(t, e.getTime(), op.getHeader()), op));
+      }
+      t.put(Column.META, APPLIED_KEY, Keys.concat(Keys.u64(ti.getTerm()), Keys.u64(ti.getIndex())));
+      t.commit();
+      dbApplied = ti.getIndex();
+    } finally {
+      storeLock.readLock().unlock();
+    }
+    updateLastAppliedTermIndex(ti);
+    return CompletableFuture.completedFuture(
+        Message.valueOf(UnsafeByteOperations.unsafeWrap(results.build().toByteArray())));
+  }
+
+  /** One operation, atomically: on any error its writes are rolled back and the error returned. */
+  private MdsResponse applyOne(ApplyContext cx, MdsRequest op) {
+    Txn t = cx.txn();
+    byte[] retryKey = retryKey(op.getHeader(), 0);
+    if (retryKey != null) {
+      byte[] cached = t.get(Column.META, retryKey);
+      if (cached != null) {
+        return parseResponse(cached);
+      }
+    }
+    MdsResponse r;
+    t.savePoint();
+    try {
+      r = Operations.mutate(cx, op);
+      t.releaseSavePoint();
+    } catch (PcsException ex) {
+      t.rollbackToSavePoint();
+      r = MdsResponse.newBuilder().setStatus(ex.code()).setMessage(ex.getMessage()).build();
+    } catch (RuntimeException ex) {
+      // A bug, not bad input: undo this operation and report it; every replica does the same.
+      t.rollbackToSavePoint();
+      LOG.error("operation {} failed while applying", op.getOpCase(), ex);
+      r = MdsResponse.newBuilder().setStatus(StatusCode.IO_ERROR).setMessage(String.valueOf(ex)).build();
+    }
+    if (retryKey != null) {
+      t.put(Column.META, retryKey, r.toByteArray());
+      byte[] old = retryKey(op.getHeader(), RETRY_WINDOW);
+      if (old != null) {
+        t.delete(Column.META, old);
+      }
+    }
+    return r;
+  }
+
+  private static byte[] retryKey(RequestHeader h, long back) {
+    if (h.getClientId().isEmpty() || h.getCallSeq() <= back) {
+      return null;
+    }
+    byte[] id = h.getClientId().toByteArray();
+    return ByteBuffer.allocate(1 + id.length + 8).put((byte) 'R').put(id).putLong(h.getCallSeq() - back).array();
+  }
+
+  private static MdsResponse parseResponse(byte[] b) {
+    try {
+      return MdsResponse.parseFrom(b);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("corrupt retry-cache record", e);
+    }
+  }
+
+  @Override
+  public CompletableFuture<Message> query(Message request) {
+    MdsResponse r;
+    storeLock.readLock().lock();
+    try (MetaStore.SnapshotReader reader = store.reader()) {
+      MdsRequest q = MdsRequest.parseFrom(request.getContent().asReadOnlyByteBuffer());
+      r = Operations.read(reader, q);
+    } catch (PcsException e) {
+      r = MdsResponse.newBuilder().setStatus(e.code()).setMessage(e.getMessage()).build();
+    } catch (InvalidProtocolBufferException e) {
+      r = MdsResponse.newBuilder().setStatus(StatusCode.INVALID_ARGUMENT).setMessage("undecodable query").build();
+    } finally {
+      storeLock.readLock().unlock();
+    }
+    return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(r.toByteArray())));
+  }
+
+  /** A read straight from this replica's store, possibly stale (followers, leader bookkeeping). */
+  public MdsResponse localRead(MdsRequest q) {
+    try {
+      return MdsResponse.parseFrom(query(Message.valueOf(
+          UnsafeByteOperations.unsafeWrap(q.toByteArray()))).join().getContent().asReadOnlyByteBuffer());
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** A reader function over this replica's current state. */
+  @FunctionalInterface
+  public interface ReadFn<T> {
+    T apply(io.pstorage.mds.store.KvReader r) throws PcsException;
+  }
+
+  /** Runs f against one consistent view of this replica's state (no Raft round; may be stale). */
+  public <T> T readLocal(ReadFn<T> f) throws PcsException {
+    storeLock.readLock().lock();
+    try (MetaStore.SnapshotReader reader = store.reader()) {
+      return f.apply(reader);
+    } finally {
+      storeLock.readLock().unlock();
+    }
+  }
+
+  public long appliedIndex() {
+    return dbApplied;
+  }
+
+  @Override
+  public long takeSnapshot() throws IOException {
+    // Called on the apply thread, so no entry is half applied. If the DB is ahead of the
+    // label (during replay), the checkpoint's own applied index makes the receiver skip correctly.
+    TermIndex ti = getLastAppliedTermIndex();
+    Path target = storage.dirFor(ti);
+    if (!Files.exists(target)) {
+      storeLock.readLock().lock();
+      try {
+        store.checkpoint(target);
+      } finally {
+        storeLock.readLock().unlock();
+      }
+      LOG.info("snapshot taken snapshot={} dir={}", ti, target);
+    }
+    return ti.getIndex();
+  }
+
+  @Override
+  public void pause() {
+    getLifeCycle().transition(LifeCycle.State.PAUSING);
+    getLifeCycle().transition(LifeCycle.State.PAUSED);
+  }
+
+  @Override
+  public void reinitialize() throws IOException {
+    // A snapshot from the leader replaced snapshot/: rebuild the live DB from it.
+    storeLock.writeLock().lock();
+    try {
+      store.close();
+      FileListSnapshotInfo snap = storage.getLatestSnapshot();
+      if (snap == null) {
+        throw new IOException("reinitialize without a snapshot in " + storage.getSnapshotDir());
+      }
+      Path db = dataDir.resolve("db");
+      restoreFrom(storage.dirFor(snap.getTermIndex()), db);
+      store = new MetaStore(db);
+      dbApplied = readApplied(store);
+      LOG.info("installed snapshot={} applied={}", snap.getTermIndex(), dbApplied);
+      if (snap.getTermIndex().compareTo(getLastAppliedTermIndex()) > 0) {
+        updateLastAppliedTermIndex(snap.getTermIndex());
+      }
+    } finally {
+      storeLock.writeLock().unlock();
+    }
+    getLifeCycle().transition(LifeCycle.State.STARTING);
+    getLifeCycle().transition(LifeCycle.State.RUNNING);
+  }
+
+  @Override
+  public void notifyLeaderChanged(RaftGroupMemberId member, RaftPeerId newLeader) {
+    onLeaderChange.accept(newLeader);
+  }
+
+  @Override
+  public void close() throws IOException {
+    super.close();
+    storeLock.writeLock().lock();
+    try {
+      if (store != null) {
+        store.close();
+        store = null;
+      }
+    } finally {
+      storeLock.writeLock().unlock();
+    }
+  }
+
+}

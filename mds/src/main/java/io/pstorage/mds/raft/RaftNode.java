@@ -1,0 +1,177 @@
+package io.pstorage.mds.raft;
+
+import io.pstorage.mds.MdsConfig;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.TimeDuration;
+
+/** This MDS's member of the Ratis group, and in-process submission of writes and reads to it. */
+public final class RaftNode implements Closeable {
+  private final RaftServer server;
+  private final RaftGroup group;
+  private final RaftPeerId self;
+  private final ClientId clientId = ClientId.randomId();
+  private final AtomicLong callIds = new AtomicLong();
+
+  public RaftNode(MdsConfig cfg, MdsStateMachine sm) throws IOException {
+    List<RaftPeer> peers = new ArrayList<>();
+    for (MdsConfig.Peer p : cfg.peers) {
+      peers.add(RaftPeer.newBuilder().setId(p.id()).setAddress(p.raft().toString())
+          .setClientAddress(p.client().toString()).build());
+    }
+    this.group = RaftGroup.valueOf(groupId(cfg.cluster), peers);
+    this.self = RaftPeerId.valueOf(cfg.nodeId);
+    Path ratisDir = cfg.dataDir.resolve("ratis");
+    boolean existing = Files.isDirectory(ratisDir.resolve(group.getGroupId().getUuid().toString()));
+
+    RaftProperties p = new RaftProperties();
+    RaftServerConfigKeys.setStorageDir(p, List.of(ratisDir.toFile()));
+    GrpcConfigKeys.Server.setHost(p, cfg.self().raft().host());
+    GrpcConfigKeys.Server.setPort(p, cfg.self().raft().port());
+    RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(cfg.electionTimeoutMin.toMillis(), TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(cfg.electionTimeoutMax.toMillis(), TimeUnit.MILLISECONDS));
+    // Linearizable reads: read-index, answered locally while the leader holds its lease.
+    RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+    RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, true);
+    RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+    RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, cfg.snapshotThreshold);
+    RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
+    // Purge the log up to the snapshot: a follower that fell further behind gets the snapshot.
+    RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+    RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(1024, cfg.snapshotThreshold / 4)));
+    RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, true);
+
+    this.server = RaftServer.newBuilder().setServerId(self).setGroup(group).setStateMachine(sm)
+        .setProperties(p)
+        .setOption(existing ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
+        .build();
+  }
+
+  public static RaftGroupId groupId(String cluster) {
+    return RaftGroupId.valueOf(UUID.nameUUIDFromBytes(("pstorage-mds:" + cluster).getBytes(StandardCharsets.UTF_8)));
+  }
+
+  public void start() throws IOException {
+    server.start();
+  }
+
+  public RaftPeerId self() {
+    return self;
+  }
+
+  public CompletableFuture<RaftClientReply> write(byte[] payload) {
+    return submit(payload, RaftClientRequest.writeRequestType());
+  }
+
+  public CompletableFuture<RaftClientReply> read(byte[] payload) {
+    return submit(payload, RaftClientRequest.readRequestType());
+  }
+
+  private CompletableFuture<RaftClientReply> submit(byte[] payload, RaftClientRequest.Type type) {
+    RaftClientRequest req = RaftClientRequest.newBuilder().setClientId(clientId).setServerId(self)
+        .setGroupId(group.getGroupId()).setCallId(callIds.incrementAndGet())
+        .setMessage(Message.valueOf(UnsafeByteOperations.unsafeWrap(payload))).setType(type).build();
+    try {
+      return server.submitClientRequestAsync(req);
+    } catch (IOException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  private RaftServer.Division division() throws IOException {
+    return server.getDivision(group.getGroupId());
+  }
+
+  public boolean isLeader() {
+    try {
+      return division().getInfo().isLeader();
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  public boolean isLeaderReady() {
+    try {
+      return division().getInfo().isLeader() && division().getInfo().isLeaderReady();
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** The current leader's id, or null when none is known. */
+  public RaftPeerId leaderId() {
+    try {
+      return division().getInfo().getLeaderId();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  public long currentTerm() {
+    try {
+      return division().getInfo().getCurrentTerm();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  /** First index still in this member's Raft log (grows when the log is purged after a snapshot). */
+  public long logStartIndex() {
+    try {
+      return division().getRaftLog().getStartIndex();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  /** Client address of the leader, or "" when unknown. */
+  public String leaderClientAddress() {
+    RaftPeerId leader = leaderId();
+    if (leader == null) {
+      return "";
+    }
+    for (RaftPeer p : peers()) {
+      if (p.getId().equals(leader)) {
+        return p.getClientAddress() == null ? "" : p.getClientAddress();
+      }
+    }
+    return "";
+  }
+
+  public Collection<RaftPeer> peers() {
+    try {
+      return division().getRaftConf().getCurrentPeers();
+    } catch (IOException e) {
+      return group.getPeers();
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    server.close();
+  }
+}

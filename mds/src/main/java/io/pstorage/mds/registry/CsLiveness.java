@@ -1,0 +1,103 @@
+package io.pstorage.mds.registry;
+
+import io.pstorage.proto.CsHeartbeat;
+import io.pstorage.proto.CsInfo;
+import io.pstorage.proto.CsState;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Soft state of chunk servers, kept by the leader only and rebuilt from heartbeats after a
+ * failover. A new leader counts every CS as heard from at the moment it took over, so healthy
+ * CS get a full inactive window to find it before being declared inactive or offline.
+ */
+public final class CsLiveness {
+  /** What the last heartbeat said. */
+  public record Soft(long lastNanos, long capacity, long free, int queueDepth, long chunks, boolean fullReportSeen) {}
+
+  public record Transition(long csId, CsState from, CsState to, long silentMillis) {}
+
+  private final Duration inactiveAfter;
+  private final Duration offlineAfter;
+  private final Map<Long, Soft> soft = new ConcurrentHashMap<>();
+  private final Map<Long, CsState> reported = new ConcurrentHashMap<>();
+  private final Map<Long, Long> reserved = new ConcurrentHashMap<>();
+  private volatile long leaderSince = System.nanoTime();
+
+  public CsLiveness(Duration inactiveAfter, Duration offlineAfter) {
+    this.inactiveAfter = inactiveAfter;
+    this.offlineAfter = offlineAfter;
+  }
+
+  /** This MDS just became leader: forget everything a previous term knew. */
+  public void becameLeader() {
+    soft.clear();
+    reported.clear();
+    reserved.clear();
+    leaderSince = System.nanoTime();
+  }
+
+  public void onHeartbeat(CsHeartbeat hb) {
+    Soft prev = soft.get(hb.getCsId());
+    boolean full = hb.getFullReport() || (prev != null && prev.fullReportSeen);
+    long chunks = hb.getFullReport() ? hb.getChunksCount() : prev == null ? 0 : prev.chunks;
+    soft.put(hb.getCsId(), new Soft(System.nanoTime(), hb.getCapacity(), hb.getFreeBytes(),
+        hb.getQueueDepth(), chunks, full));
+    reserved.remove(hb.getCsId()); // the CS's own free-space figure now includes what we placed
+  }
+
+  public boolean wantsFullReport(long csId) {
+    Soft s = soft.get(csId);
+    return s == null || !s.fullReportSeen;
+  }
+
+  public long silentNanos(long csId, long now) {
+    Soft s = soft.get(csId);
+    return now - (s == null ? leaderSince : Math.max(s.lastNanos, leaderSince));
+  }
+
+  public CsState state(long csId, long now) {
+    long silent = silentNanos(csId, now);
+    if (silent > offlineAfter.toNanos()) {
+      return CsState.OFFLINE;
+    }
+    return silent > inactiveAfter.toNanos() ? CsState.INACTIVE : CsState.ACTIVE;
+  }
+
+  /** Free bytes as last reported, minus what was placed since. Unknown CS: 0. */
+  public long free(long csId) {
+    Soft s = soft.get(csId);
+    return s == null ? 0 : s.free - reserved.getOrDefault(csId, 0L);
+  }
+
+  public void reserve(long csId, long bytes) {
+    reserved.merge(csId, bytes, Long::sum);
+  }
+
+  /** Registered CS with their soft state filled in. */
+  public CsInfo withSoftState(CsInfo cs, long now) {
+    Soft s = soft.get(cs.getCsId());
+    CsInfo.Builder b = cs.toBuilder().setState(state(cs.getCsId(), now))
+        .setLastHeartbeatMsAgo(silentNanos(cs.getCsId(), now) / 1_000_000);
+    if (s != null) {
+      b.setCapacity(s.capacity).setFreeBytes(s.free).setQueueDepth(s.queueDepth).setChunkCount(s.chunks);
+    }
+    return b.build();
+  }
+
+  /** State changes since the last sweep, for the event log. */
+  public List<Transition> sweep(List<CsInfo> registered, long now) {
+    List<Transition> out = new ArrayList<>();
+    for (CsInfo cs : registered) {
+      CsState st = state(cs.getCsId(), now);
+      CsState before = reported.put(cs.getCsId(), st);
+      if (before != null && before != st) {
+        out.add(new Transition(cs.getCsId(), before, st, silentNanos(cs.getCsId(), now) / 1_000_000));
+      }
+    }
+    return out;
+  }
+}

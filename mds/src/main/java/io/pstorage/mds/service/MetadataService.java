@@ -1,0 +1,209 @@
+package io.pstorage.mds.service;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.pstorage.common.PcsException;
+import io.pstorage.mds.MdsConfig;
+import io.pstorage.mds.chunks.ChunkMap;
+import io.pstorage.mds.namespace.Namespace;
+import io.pstorage.mds.placement.ChunkPlacement;
+import io.pstorage.mds.raft.GroupCommitter;
+import io.pstorage.mds.raft.MdsStateMachine;
+import io.pstorage.mds.raft.Operations;
+import io.pstorage.mds.raft.RaftNode;
+import io.pstorage.mds.registry.CsLiveness;
+import io.pstorage.mds.registry.CsRegistry;
+import io.pstorage.proto.AllocateChunkRequest;
+import io.pstorage.proto.ClusterStatusReply;
+import io.pstorage.proto.CsHeartbeat;
+import io.pstorage.proto.CsHeartbeatReply;
+import io.pstorage.proto.CsInfo;
+import io.pstorage.proto.CsState;
+import io.pstorage.proto.DeleteChunkCommand;
+import io.pstorage.proto.ForgetDeletedChunksRequest;
+import io.pstorage.proto.InodeAttr;
+import io.pstorage.proto.MdsInfo;
+import io.pstorage.proto.MdsRequest;
+import io.pstorage.proto.MdsResponse;
+import io.pstorage.proto.StatfsReply;
+import io.pstorage.proto.StatusCode;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftPeer;
+
+/**
+ * One method per RPC. Mutations go to the group committer (leader only), reads through a Raft
+ * read-index on the leader, the event log from any replica, and statfs / cluster status are
+ * completed with the leader's soft state.
+ */
+public final class MetadataService {
+  private final MdsConfig cfg;
+  private final RaftNode raft;
+  private final MdsStateMachine sm;
+  private final GroupCommitter committer;
+  private final CsLiveness liveness;
+
+  public MetadataService(MdsConfig cfg, RaftNode raft, MdsStateMachine sm, GroupCommitter committer,
+      CsLiveness liveness) {
+    this.cfg = cfg;
+    this.raft = raft;
+    this.sm = sm;
+    this.committer = committer;
+    this.liveness = liveness;
+  }
+
+  public CompletableFuture<MdsResponse> execute(MdsRequest q) {
+    try {
+      if (!cfg.cluster.equals(q.getHeader().getCluster())) {
+        throw new PcsException(StatusCode.UNKNOWN_CLUSTER, "this MDS serves cluster '" + cfg.cluster
+            + "', not '" + q.getHeader().getCluster() + "'");
+      }
+      MdsRequest.OpCase op = q.getOpCase();
+      if (op == MdsRequest.OpCase.OP_NOT_SET) {
+        throw new PcsException(StatusCode.INVALID_ARGUMENT, "request names no operation");
+      }
+      if (Operations.isInternal(op)) {
+        throw new PcsException(StatusCode.INVALID_ARGUMENT, op + " is internal to the MDS");
+      }
+      if (op == MdsRequest.OpCase.GET_EVENTS) {
+        return CompletableFuture.completedFuture(sm.localRead(q)); // any replica; may lag slightly
+      }
+      if (!raft.isLeader()) {
+        return CompletableFuture.completedFuture(notLeader());
+      }
+      if (Operations.isMutation(op)) {
+        return committer.submit(op == MdsRequest.OpCase.ALLOCATE_CHUNK ? withPlacement(q) : q);
+      }
+      CompletableFuture<MdsResponse> read = raft.read(q.toByteArray()).handle(this::decodeRead);
+      return switch (op) {
+        case STATFS -> read.thenApply(this::addSpace);
+        case CLUSTER_STATUS -> read.thenApply(this::addSoftState);
+        default -> read;
+      };
+    } catch (PcsException e) {
+      return CompletableFuture.completedFuture(error(e.code(), e.getMessage()));
+    }
+  }
+
+  /** The leader picks the chain before the allocation is logged, so every replica records the same. */
+  private MdsRequest withPlacement(MdsRequest q) throws PcsException {
+    AllocateChunkRequest a = q.getAllocateChunk();
+    boolean exists = sm.readLocal(r -> ChunkMap.chunks(r, a.getIno(), a.getIndex(), 1).stream()
+        .anyMatch(c -> c.getIndex() == a.getIndex()));
+    if (exists) {
+      return q.toBuilder().setAllocateChunk(a.toBuilder().clearPlacement()).build();
+    }
+    InodeAttr file = sm.readLocal(r -> Namespace.inode(r, a.getIno()));
+    List<CsInfo> registered = sm.readLocal(CsRegistry::all);
+    List<Long> chain = ChunkPlacement.choose(file.getPcs(), registered, liveness, System.nanoTime());
+    return q.toBuilder().setAllocateChunk(a.toBuilder().clearPlacement().addAllPlacement(chain)).build();
+  }
+
+  public CsHeartbeatReply heartbeat(CsHeartbeat hb) {
+    CsHeartbeatReply.Builder r = CsHeartbeatReply.newBuilder();
+    if (!cfg.cluster.equals(hb.getHeader().getCluster())) {
+      return r.setStatus(StatusCode.UNKNOWN_CLUSTER).setMessage("this MDS serves cluster '" + cfg.cluster + "'").build();
+    }
+    if (!raft.isLeader()) {
+      return r.setStatus(StatusCode.NOT_LEADER).setLeaderHint(raft.leaderClientAddress()).build();
+    }
+    try {
+      boolean known = sm.readLocal(rd -> CsRegistry.all(rd).stream().anyMatch(c -> c.getCsId() == hb.getCsId()));
+      if (!known) {
+        return r.setStatus(StatusCode.NOT_FOUND).setMessage("cs=" + hb.getCsId() + " is not registered").build();
+      }
+      liveness.onHeartbeat(hb);
+      Set<Long> justDeleted = new HashSet<>(hb.getDeletedChunksList());
+      if (!justDeleted.isEmpty()) {
+        committer.submit(MdsRequest.newBuilder().setHeader(hb.getHeader())
+            .setForgetDeleted(ForgetDeletedChunksRequest.newBuilder().setCsId(hb.getCsId())
+                .addAllChunkIds(hb.getDeletedChunksList())).build());
+      }
+      List<DeleteChunkCommand> deletes = sm.readLocal(rd -> ChunkMap.pendingDeletes(rd, hb.getCsId(), 1024));
+      for (DeleteChunkCommand d : deletes) {
+        if (!justDeleted.contains(d.getChunkId())) {
+          r.addDelete(d);
+        }
+      }
+      return r.setStatus(StatusCode.OK).setWantFullReport(liveness.wantsFullReport(hb.getCsId())).build();
+    } catch (PcsException e) {
+      return r.setStatus(e.code()).setMessage(e.getMessage()).build();
+    }
+  }
+
+  private MdsResponse decodeRead(RaftClientReply reply, Throwable err) {
+    if (err == null && reply.isSuccess()) {
+      try {
+        return MdsResponse.parseFrom(reply.getMessage().getContent().asReadOnlyByteBuffer());
+      } catch (InvalidProtocolBufferException e) {
+        return error(StatusCode.IO_ERROR, "undecodable read reply");
+      }
+    }
+    if (err == null && reply.getNotLeaderException() != null) {
+      return notLeader();
+    }
+    return error(StatusCode.UNAVAILABLE, "linearizable read failed: " + (err != null ? err : reply.getException()))
+        .toBuilder().setLeaderHint(raft.leaderClientAddress()).build();
+  }
+
+  private MdsResponse addSpace(MdsResponse r) {
+    if (r.getStatus() != StatusCode.OK) {
+      return r;
+    }
+    long now = System.nanoTime();
+    long total = 0, free = 0;
+    int active = 0;
+    for (CsInfo cs : liveSet(now)) {
+      if (cs.getState() != CsState.OFFLINE) {
+        total += cs.getCapacity();
+        free += cs.getFreeBytes();
+      }
+      active += cs.getState() == CsState.ACTIVE ? 1 : 0;
+    }
+    StatfsReply s = r.getStatfs().toBuilder().setTotalBytes(total).setFreeBytes(free).setCsActive(active).build();
+    return r.toBuilder().setStatfs(s).build();
+  }
+
+  private List<CsInfo> liveSet(long now) {
+    try {
+      return sm.readLocal(CsRegistry::all).stream().map(cs -> liveness.withSoftState(cs, now)).toList();
+    } catch (PcsException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private MdsResponse addSoftState(MdsResponse r) {
+    if (r.getStatus() != StatusCode.OK) {
+      return r;
+    }
+    long now = System.nanoTime();
+    String leader = String.valueOf(raft.leaderId());
+    ClusterStatusReply.Builder b = r.getClusterStatus().toBuilder().setCluster(cfg.cluster).setLeaderId(leader);
+    b.clearCs();
+    for (CsInfo cs : r.getClusterStatus().getCsList()) {
+      b.addCs(liveness.withSoftState(cs, now));
+    }
+    for (RaftPeer p : raft.peers()) {
+      MdsInfo.Builder m = MdsInfo.newBuilder().setId(p.getId().toString())
+          .setAddress(String.valueOf(p.getClientAddress())).setRaftAddress(p.getAddress())
+          .setLeader(p.getId().toString().equals(leader));
+      if (p.getId().equals(raft.self())) {
+        m.setAppliedIndex(sm.appliedIndex());
+      }
+      b.addMds(m);
+    }
+    return r.toBuilder().setClusterStatus(b).build();
+  }
+
+  private MdsResponse notLeader() {
+    String hint = raft.leaderClientAddress();
+    return error(StatusCode.NOT_LEADER, hint.isEmpty() ? "no leader elected yet" : "the leader is at " + hint)
+        .toBuilder().setLeaderHint(hint).build();
+  }
+
+  static MdsResponse error(StatusCode code, String message) {
+    return MdsResponse.newBuilder().setStatus(code).setMessage(message).build();
+  }
+}

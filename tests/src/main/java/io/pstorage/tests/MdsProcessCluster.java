@@ -1,0 +1,111 @@
+package io.pstorage.tests;
+
+import io.pstorage.client.MdsClient;
+import io.pstorage.common.HostPort;
+import io.pstorage.mds.MdsConfig;
+import io.pstorage.mds.MdsMain;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * An MDS group of real {@code pstorage-mdsd} processes (one JVM each) on 127.0.0.i, so that
+ * members can be killed with SIGKILL. Logs go to DATA_DIR/mds.log.
+ */
+public final class MdsProcessCluster implements AutoCloseable {
+  private final String cluster;
+  private final List<MdsConfig> configs = new ArrayList<>();
+  private final Process[] procs;
+
+  public MdsProcessCluster(Path base, String cluster, int n, java.util.function.Consumer<MdsConfig> tweak)
+      throws IOException {
+    this.cluster = cluster;
+    this.procs = new Process[n];
+    List<MdsConfig.Peer> peers = new ArrayList<>();
+    for (int i = 1; i <= n; i++) {
+      String host = "127.0.0." + i;
+      peers.add(new MdsConfig.Peer("" + i, new HostPort(host, Ports.free(host)), new HostPort(host, Ports.free(host))));
+    }
+    for (int i = 1; i <= n; i++) {
+      MdsConfig c = new MdsConfig();
+      c.cluster = cluster;
+      c.nodeId = "" + i;
+      c.dataDir = base.resolve("mds-" + i);
+      c.peers = peers;
+      tweak.accept(c);
+      c.save();
+      configs.add(c);
+    }
+  }
+
+  public MdsProcessCluster start() throws IOException {
+    for (int i = 0; i < procs.length; i++) {
+      start(i);
+    }
+    return this;
+  }
+
+  public void start(int i) throws IOException {
+    Path dir = configs.get(i).dataDir;
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx512m",
+        "-XX:+UseSerialGC",
+        "-cp", System.getProperty("java.class.path"), MdsMain.class.getName(), dir.toString()));
+    procs[i] = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("mds.log").toFile())).start();
+  }
+
+  /** SIGKILL: no shutdown hook, no flush, like a power cut of the process. */
+  public void kill(int i) throws InterruptedException {
+    if (procs[i] != null) {
+      procs[i].destroyForcibly();
+      procs[i].waitFor(10, TimeUnit.SECONDS);
+      procs[i] = null;
+    }
+  }
+
+  public boolean running(int i) {
+    return procs[i] != null && procs[i].isAlive();
+  }
+
+  public int size() {
+    return procs.length;
+  }
+
+  public List<String> addresses() {
+    return configs.get(0).peers.stream().map(p -> p.client().toString()).toList();
+  }
+
+  public MdsConfig config(int i) {
+    return configs.get(i);
+  }
+
+  public long pid(int i) {
+    return procs[i] == null ? -1 : procs[i].pid();
+  }
+
+  /** Index of the member the cluster reports as leader (asks through a client). */
+  public int leader(MdsClient client) throws IOException {
+    String id = client.clusterStatus().getLeaderId();
+    for (int i = 0; i < configs.size(); i++) {
+      if (configs.get(i).nodeId.equals(id)) {
+        return i;
+      }
+    }
+    throw new IllegalStateException("unknown leader id " + id);
+  }
+
+  public MdsClient client(Duration deadline) {
+    return new MdsClient(cluster, addresses(), deadline);
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    for (int i = 0; i < procs.length; i++) {
+      kill(i);
+    }
+  }
+}
