@@ -109,8 +109,9 @@ public final class MdsClient implements AutoCloseable {
         }
       }
       if (System.nanoTime() > end) {
-        throw new PcsException(StatusCode.UNAVAILABLE, "no MDS of cluster '" + cluster + "' answered within "
-            + deadline.toSeconds() + " s (tried " + addresses + "); last: " + lastError);
+        throw new PcsException(StatusCode.UNAVAILABLE, "no MDS leader of cluster '" + cluster + "' within "
+            + deadline.toSeconds() + " s; a majority of the MDS must be up (tried " + addresses + "); last: "
+            + lastError);
       }
       if (target.equals(to)) {
         target = addresses.get(++rotation % addresses.size());

@@ -48,6 +48,8 @@ public final class MdsConfig {
   public Duration csOfflineAfter = Duration.ofMinutes(5);
   /** Raft entries between automatic snapshots (RocksDB checkpoints). */
   public long snapshotThreshold = 100_000;
+  /** Raft log segment size; only closed segments are purged after a snapshot. */
+  public long raftSegmentBytes = 8L << 20;
   public Duration electionTimeoutMin = Duration.ofMillis(700);
   public Duration electionTimeoutMax = Duration.ofMillis(1400);
   /** Group commit: at most this many operations per Raft entry ... */
@@ -73,6 +75,9 @@ public final class MdsConfig {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "no MDS peers");
     }
     self();
+    if (maxOpsPerEntry < 1 || maxEntriesInFlight < 1) {
+      throw new PcsException(StatusCode.INVALID_ARGUMENT, "group commit limits must be at least 1");
+    }
     if (csOfflineAfter.compareTo(csInactiveAfter) <= 0) {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "cs offline time must exceed the inactive time");
     }
@@ -100,6 +105,9 @@ public final class MdsConfig {
     c.csInactiveAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.inactive.ms", "" + c.csInactiveAfter.toMillis())));
     c.csOfflineAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.offline.ms", "" + c.csOfflineAfter.toMillis())));
     c.snapshotThreshold = Long.parseLong(p.getProperty("snapshot.threshold", "" + c.snapshotThreshold));
+    c.raftSegmentBytes = Long.parseLong(p.getProperty("raft.segment.bytes", "" + c.raftSegmentBytes));
+    c.maxOpsPerEntry = Integer.parseInt(p.getProperty("group.commit.max.ops", "" + c.maxOpsPerEntry));
+    c.maxEntriesInFlight = Integer.parseInt(p.getProperty("group.commit.max.entries", "" + c.maxEntriesInFlight));
     return c.validate();
   }
 
@@ -111,6 +119,9 @@ public final class MdsConfig {
     p.setProperty("cs.inactive.ms", "" + csInactiveAfter.toMillis());
     p.setProperty("cs.offline.ms", "" + csOfflineAfter.toMillis());
     p.setProperty("snapshot.threshold", "" + snapshotThreshold);
+    p.setProperty("raft.segment.bytes", "" + raftSegmentBytes);
+    p.setProperty("group.commit.max.ops", "" + maxOpsPerEntry);
+    p.setProperty("group.commit.max.entries", "" + maxEntriesInFlight);
     Files.createDirectories(dataDir);
     try (Writer w = Files.newBufferedWriter(dataDir.resolve(FILE_NAME))) {
       p.store(w, "pstorage MDS " + nodeId + " of cluster " + cluster);

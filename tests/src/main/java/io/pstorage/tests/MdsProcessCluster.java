@@ -16,6 +16,9 @@ import java.util.concurrent.TimeUnit;
  * members can be killed with SIGKILL. Logs go to DATA_DIR/mds.log.
  */
 public final class MdsProcessCluster implements AutoCloseable {
+  /** Same as the pstorage-mdsd launcher's defaults; PSTORAGE_MDS_JVM_OPTS overrides them. */
+  public static final String DEFAULT_JVM_OPTS = "-Xmx512m -XX:+UseSerialGC";
+
   private final String cluster;
   private final List<MdsConfig> configs = new ArrayList<>();
   private final Process[] procs;
@@ -51,9 +54,9 @@ public final class MdsProcessCluster implements AutoCloseable {
   public void start(int i) throws IOException {
     Path dir = configs.get(i).dataDir;
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xmx512m",
-        "-XX:+UseSerialGC",
-        "-cp", System.getProperty("java.class.path"), MdsMain.class.getName(), dir.toString()));
+        "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
+    cmd.addAll(List.of(System.getenv().getOrDefault("PSTORAGE_MDS_JVM_OPTS", DEFAULT_JVM_OPTS).split("\\s+")));
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MdsMain.class.getName(), dir.toString()));
     procs[i] = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("mds.log").toFile())).start();
   }

@@ -32,6 +32,9 @@ public final class GroupCommitter implements AutoCloseable {
   private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
   private final Thread thread;
   private volatile boolean closed;
+  private final java.util.concurrent.atomic.LongAdder entries = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder ops = new java.util.concurrent.atomic.LongAdder();
+  private long lastReportNanos = System.nanoTime();
 
   public GroupCommitter(RaftNode raft, int maxOps, int maxEntriesInFlight) {
     this.raft = raft;
@@ -61,6 +64,9 @@ public final class GroupCommitter implements AutoCloseable {
         return;
       }
       queue.drainTo(batch, maxOps - 1);
+      entries.increment();
+      ops.add(batch.size());
+      report();
       Instant now = Instant.now();
       MdsLogEntry.Builder entry = MdsLogEntry.newBuilder()
           .setTime(Timespec.newBuilder().setSec(now.getEpochSecond()).setNsec(now.getNano()));
@@ -69,6 +75,17 @@ public final class GroupCommitter implements AutoCloseable {
         inFlight.release();
         complete(batch, reply, err);
       });
+    }
+  }
+
+  /** Every 10 s under load: how well operations are being grouped. */
+  private void report() {
+    long now = System.nanoTime();
+    if (now - lastReportNanos > 10_000_000_000L) {
+      long e = entries.sumThenReset(), o = ops.sumThenReset();
+      LOG.info("group commit entries={} ops={} ops_per_entry={} window_s={}", e, o,
+          String.format("%.1f", (double) o / Math.max(1, e)), (now - lastReportNanos) / 1_000_000_000L);
+      lastReportNanos = now;
     }
   }
 

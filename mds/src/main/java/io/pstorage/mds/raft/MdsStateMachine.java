@@ -53,6 +53,7 @@ public final class MdsStateMachine extends BaseStateMachine {
   private final ReentrantReadWriteLock storeLock = new ReentrantReadWriteLock();
   private final Consumer<RaftPeerId> onLeaderChange;
   private volatile MetaStore store;
+  private final ApplyStats applyStats = new ApplyStats();
   private volatile long dbApplied;
 
   public MdsStateMachine(Path dataDir, Consumer<RaftPeerId> onLeaderChange) {
@@ -142,6 +143,7 @@ public final class MdsStateMachine extends BaseStateMachine {
       return CompletableFuture.failedFuture(new IllegalStateException("undecodable log entry " + ti, ex));
     }
     MdsLogResult.Builder results = MdsLogResult.newBuilder();
+    long t0 = System.nanoTime();
     storeLock.readLock().lock();
     try (Txn t = store.begin()) {
       for (MdsRequest op : e.getOpsList()) {
@@ -154,8 +156,29 @@ public final class MdsStateMachine extends BaseStateMachine {
       storeLock.readLock().unlock();
     }
     updateLastAppliedTermIndex(ti);
+    applyStats.record(e.getOpsCount(), System.nanoTime() - t0);
     return CompletableFuture.completedFuture(
         Message.valueOf(UnsafeByteOperations.unsafeWrap(results.build().toByteArray())));
+  }
+
+  /**
+   * Entries without state-machine data (configuration, a new leader's first entry) advance the
+   * applied index too. Recording it keeps the DB's index equal to the snapshot label, so a
+   * restart does not mistake the DB for one older than its snapshot.
+   */
+  @Override
+  public void notifyTermIndexUpdated(long term, long index) {
+    if (index > dbApplied) {
+      storeLock.readLock().lock();
+      try (Txn t = store.begin()) {
+        t.put(Column.META, APPLIED_KEY, Keys.concat(Keys.u64(term), Keys.u64(index)));
+        t.commit();
+        dbApplied = index;
+      } finally {
+        storeLock.readLock().unlock();
+      }
+    }
+    super.notifyTermIndexUpdated(term, index);
   }
 
   /** One operation, atomically: on any error its writes are rolled back and the error returned. */
@@ -175,7 +198,7 @@ public final class MdsStateMachine extends BaseStateMachine {
       t.releaseSavePoint();
     } catch (PcsException ex) {
       t.rollbackToSavePoint();
-      r = MdsResponse.newBuilder().setStatus(ex.code()).setMessage(ex.getMessage()).build();
+      r = MdsResponse.newBuilder().setStatus(ex.code()).setMessage(ex.detail()).build();
     } catch (RuntimeException ex) {
       // A bug, not bad input: undo this operation and report it; every replica does the same.
       t.rollbackToSavePoint();
@@ -216,7 +239,7 @@ public final class MdsStateMachine extends BaseStateMachine {
       MdsRequest q = MdsRequest.parseFrom(request.getContent().asReadOnlyByteBuffer());
       r = Operations.read(reader, q);
     } catch (PcsException e) {
-      r = MdsResponse.newBuilder().setStatus(e.code()).setMessage(e.getMessage()).build();
+      r = MdsResponse.newBuilder().setStatus(e.code()).setMessage(e.detail()).build();
     } catch (InvalidProtocolBufferException e) {
       r = MdsResponse.newBuilder().setStatus(StatusCode.INVALID_ARGUMENT).setMessage("undecodable query").build();
     } finally {

@@ -27,6 +27,7 @@ import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.SizeInBytes;
 import org.apache.ratis.util.TimeDuration;
 
 /** This MDS's member of the Ratis group, and in-process submission of writes and reads to it. */
@@ -64,6 +65,11 @@ public final class RaftNode implements Closeable {
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(1024, cfg.snapshotThreshold / 4)));
     RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, true);
+    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(cfg.raftSegmentBytes));
+    // Ratis keeps cached log segments on the heap; with its defaults (6 x 32 MiB) young
+    // collections copy that cache again and again. Applied entries are in RocksDB anyway.
+    RaftServerConfigKeys.Log.setSegmentCacheNumMax(p, 2);
+    RaftServerConfigKeys.Log.setPreallocatedSize(p, SizeInBytes.valueOf(Math.min(cfg.raftSegmentBytes, 4L << 20)));
 
     this.server = RaftServer.newBuilder().setServerId(self).setGroup(group).setStateMachine(sm)
         .setProperties(p)

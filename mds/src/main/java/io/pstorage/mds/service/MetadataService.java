@@ -83,7 +83,7 @@ public final class MetadataService {
         default -> read;
       };
     } catch (PcsException e) {
-      return CompletableFuture.completedFuture(error(e.code(), e.getMessage()));
+      return CompletableFuture.completedFuture(error(e.code(), e.detail()));
     }
   }
 
@@ -129,7 +129,7 @@ public final class MetadataService {
       }
       return r.setStatus(StatusCode.OK).setWantFullReport(liveness.wantsFullReport(hb.getCsId())).build();
     } catch (PcsException e) {
-      return r.setStatus(e.code()).setMessage(e.getMessage()).build();
+      return r.setStatus(e.code()).setMessage(e.detail()).build();
     }
   }
 

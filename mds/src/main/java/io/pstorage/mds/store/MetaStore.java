@@ -1,13 +1,18 @@
 package io.pstorage.mds.store;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.LinkedHashMap;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.BloomFilter;
 import org.rocksdb.Checkpoint;
+import org.rocksdb.LRUCache;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
@@ -16,7 +21,7 @@ import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.Snapshot;
-import org.rocksdb.WriteBatchWithIndex;
+import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
 /** The MDS's RocksDB: one column family per kind of record. */
@@ -28,8 +33,11 @@ public final class MetaStore implements AutoCloseable {
   private final Path dir;
   private final DBOptions dbOptions;
   private final ColumnFamilyOptions cfOptions;
+  private final LRUCache blockCache;
   private final RocksDB db;
   private final Map<Column, ColumnFamilyHandle> handles = new EnumMap<>(Column.class);
+  private static final int APPLY_CACHE_ENTRIES = 20_000; // per column family
+  private final Map<Column, Map<ByteBuffer, byte[]>> applyCache = new EnumMap<>(Column.class);
   private final List<ColumnFamilyHandle> allHandles = new ArrayList<>();
   // Not synced: the Raft log is the durable record. After a crash RocksDB recovers a
   // prefix of its WAL, and the last-applied index stored in the same batch tells the
@@ -39,8 +47,13 @@ public final class MetaStore implements AutoCloseable {
   public MetaStore(Path dir) throws IOException {
     this.dir = dir;
     Files.createDirectories(dir);
-    dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true);
-    cfOptions = new ColumnFamilyOptions();
+    dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
+        .setMaxBackgroundJobs(2);
+    // Most lookups of a create (the new name, the retry-cache key) are for keys that do not exist:
+    // bloom filters answer those without searching every level.
+    blockCache = new LRUCache(64L << 20);
+    cfOptions = new ColumnFamilyOptions().setTableFormatConfig(new BlockBasedTableConfig()
+        .setBlockCache(blockCache).setFilterPolicy(new BloomFilter(10)).setWholeKeyFiltering(true));
     List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
     descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions));
     for (Column c : Column.values()) {
@@ -53,6 +66,12 @@ public final class MetaStore implements AutoCloseable {
     }
     for (Column c : Column.values()) {
       handles.put(c, allHandles.get(c.ordinal() + 1));
+      applyCache.put(c, new LinkedHashMap<>(1024, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<ByteBuffer, byte[]> eldest) {
+          return size() > APPLY_CACHE_ENTRIES;
+        }
+      });
     }
   }
 
@@ -72,11 +91,57 @@ public final class MetaStore implements AutoCloseable {
     return new Txn(this);
   }
 
-  void write(WriteBatchWithIndex batch) {
+  /**
+   * Reads for the apply thread: its own recent writes and hot records (directories, counters)
+   * come from an in-memory cache that only committed writes update, so it is never stale.
+   */
+  byte[] applyGet(Column cf, byte[] key) {
+    ByteBuffer k = ByteBuffer.wrap(key);
+    byte[] v = applyCache.get(cf).get(k);
+    if (v != null) {
+      return v;
+    }
     try {
+      v = db.get(handle(cf), key);
+    } catch (RocksDBException e) {
+      throw new StoreException("get " + cf, e);
+    }
+    if (v != null) {
+      applyCache.get(cf).put(k, v);
+    }
+    return v;
+  }
+
+  DbCursor dbCursor(Column cf, byte[] prefix, byte[] from) {
+    return new DbCursor(db.newIterator(handle(cf)), prefix, from);
+  }
+
+  /** Writes a transaction's pending records atomically, then updates the apply cache. */
+  void write(Map<Column, ? extends Map<byte[], byte[]>> pending) {
+    try (WriteBatch batch = new WriteBatch()) {
+      for (var cf : pending.entrySet()) {
+        ColumnFamilyHandle h = handle(cf.getKey());
+        for (var e : cf.getValue().entrySet()) {
+          if (e.getValue() == Txn.DELETED) {
+            batch.delete(h, e.getKey());
+          } else {
+            batch.put(h, e.getKey(), e.getValue());
+          }
+        }
+      }
       db.write(writeOptions, batch);
     } catch (RocksDBException e) {
       throw new StoreException("write batch", e);
+    }
+    for (var cf : pending.entrySet()) {
+      Map<ByteBuffer, byte[]> cache = applyCache.get(cf.getKey());
+      for (var e : cf.getValue().entrySet()) {
+        if (e.getValue() == Txn.DELETED) {
+          cache.remove(ByteBuffer.wrap(e.getKey()));
+        } else {
+          cache.put(ByteBuffer.wrap(e.getKey()), e.getValue());
+        }
+      }
     }
   }
 
@@ -102,6 +167,7 @@ public final class MetaStore implements AutoCloseable {
     db.close();
     dbOptions.close();
     cfOptions.close();
+    blockCache.close();
     writeOptions.close();
   }
 
@@ -128,7 +194,7 @@ public final class MetaStore implements AutoCloseable {
 
     @Override
     public Cursor scan(Column cf, byte[] prefix, byte[] from) {
-      return new Cursor(store.db.newIterator(store.handle(cf), readOptions), prefix, from, null);
+      return new DbCursor(store.db.newIterator(store.handle(cf), readOptions), prefix, from);
     }
 
     @Override

@@ -1,81 +1,97 @@
 package io.pstorage.mds.store;
 
-import org.rocksdb.ReadOptions;
-import org.rocksdb.RocksDBException;
-import org.rocksdb.WriteBatchWithIndex;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * The writes of one Raft entry: a WriteBatchWithIndex, so operations later in the same
- * entry read what earlier ones wrote. Save points let one failed operation be undone
- * without touching the others. Committed in one atomic write with the applied index.
+ * The writes of one Raft entry. Pending writes stay in Java (sorted per column family) so that
+ * operations later in the entry read what earlier ones wrote without a JNI call each; they reach
+ * RocksDB in one atomic WriteBatch together with the applied index. A save point lets one failed
+ * operation be undone without touching the others. Used by the single apply thread only.
  */
 public final class Txn implements KvReader, AutoCloseable {
+  /** Marks a pending delete (compared by identity; an empty value is a different array). */
+  static final byte[] DELETED = new byte[0];
+
+  private record Undo(Column cf, byte[] key, byte[] previous) {}
+
   private final MetaStore store;
-  private final WriteBatchWithIndex batch = new WriteBatchWithIndex(true);
-  private final ReadOptions readOptions = new ReadOptions();
+  private final Map<Column, TreeMap<byte[], byte[]>> pending = new EnumMap<>(Column.class);
+  private List<Undo> undo; // non-null while a save point is set
 
   Txn(MetaStore store) {
     this.store = store;
   }
 
+  private TreeMap<byte[], byte[]> map(Column cf) {
+    return pending.computeIfAbsent(cf, c -> new TreeMap<>(Arrays::compareUnsigned));
+  }
+
   @Override
   public byte[] get(Column cf, byte[] key) {
-    try {
-      return batch.getFromBatchAndDB(store.db(), store.handle(cf), readOptions, key);
-    } catch (RocksDBException e) {
-      throw new StoreException("get " + cf, e);
+    TreeMap<byte[], byte[]> m = pending.get(cf);
+    byte[] v = m == null ? null : m.get(key);
+    if (v != null) {
+      return v == DELETED ? null : v;
     }
+    return store.applyGet(cf, key);
   }
 
   @Override
   public Cursor scan(Column cf, byte[] prefix, byte[] from) {
-    var base = store.db().newIterator(store.handle(cf), readOptions);
-    return new Cursor(batch.newIteratorWithBase(store.handle(cf), base), prefix, from, base);
+    DbCursor db = store.dbCursor(cf, prefix, from);
+    TreeMap<byte[], byte[]> m = pending.get(cf);
+    return m == null ? db : new MergedCursor(db, m.tailMap(from, true), prefix);
   }
 
   public void put(Column cf, byte[] key, byte[] value) {
-    try {
-      batch.put(store.handle(cf), key, value);
-    } catch (RocksDBException e) {
-      throw new StoreException("put " + cf, e);
-    }
+    remember(cf, key);
+    map(cf).put(key, value);
   }
 
   public void delete(Column cf, byte[] key) {
-    try {
-      batch.delete(store.handle(cf), key);
-    } catch (RocksDBException e) {
-      throw new StoreException("delete " + cf, e);
+    remember(cf, key);
+    map(cf).put(key, DELETED);
+  }
+
+  private void remember(Column cf, byte[] key) {
+    if (undo != null) {
+      TreeMap<byte[], byte[]> m = pending.get(cf);
+      undo.add(new Undo(cf, key, m == null ? null : m.get(key)));
     }
   }
 
   public void savePoint() {
-    batch.setSavePoint();
+    undo = new ArrayList<>();
   }
 
   public void rollbackToSavePoint() {
-    try {
-      batch.rollbackToSavePoint();
-    } catch (RocksDBException e) {
-      throw new StoreException("rollback", e);
+    for (int i = undo.size() - 1; i >= 0; i--) {
+      Undo u = undo.get(i);
+      if (u.previous == null) {
+        map(u.cf).remove(u.key);
+      } else {
+        map(u.cf).put(u.key, u.previous);
+      }
     }
+    undo = null;
   }
 
   public void releaseSavePoint() {
-    try {
-      batch.popSavePoint();
-    } catch (RocksDBException e) {
-      throw new StoreException("pop save point", e);
-    }
+    undo = null;
   }
 
   public void commit() {
-    store.write(batch);
+    store.write(pending);
+    pending.clear();
   }
 
   @Override
   public void close() {
-    batch.close();
-    readOptions.close();
+    pending.clear();
   }
 }

@@ -1,0 +1,150 @@
+package io.pstorage.tests.bench;
+
+import io.pstorage.client.MdsClient;
+import io.pstorage.tests.MdsProcessCluster;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CyclicBarrier;
+
+/**
+ * Metadata benchmark: create, stat, rename and unlink rates and latencies for 1 and 64 concurrent
+ * clients against a 3-MDS and a 1-MDS group of real pstorage-mdsd processes on loopback.
+ * Run with deploy/bench-mds.sh; options: --ops N (per client count, default 20000) --groups 3,1
+ * --clients 1,64.
+ */
+public final class MdsBench {
+  private static final String[] OPS = {"create", "stat", "rename", "unlink"};
+
+  public static void main(String[] args) throws Exception {
+    int total = 20000;
+    List<Integer> groups = List.of(3, 1);
+    List<Integer> clientCounts = List.of(1, 64);
+    int inflight = -1;
+    int warmup = 30000; // until the JIT has compiled the hot paths of all four JVMs
+    double rate = 0;    // 0: closed loop, as fast as possible; else total ops/s, paced
+    for (int i = 0; i < args.length; i += 2) {
+      switch (args[i]) {
+        case "--ops" -> total = Integer.parseInt(args[i + 1]);
+        case "--groups" -> groups = Arrays.stream(args[i + 1].split(",")).map(Integer::valueOf).toList();
+        case "--clients" -> clientCounts = Arrays.stream(args[i + 1].split(",")).map(Integer::valueOf).toList();
+        case "--inflight" -> inflight = Integer.parseInt(args[i + 1]);
+        case "--warmup" -> warmup = Integer.parseInt(args[i + 1]);
+        case "--rate" -> rate = Double.parseDouble(args[i + 1]);
+        default -> throw new IllegalArgumentException("unknown option " + args[i]);
+      }
+    }
+    System.out.printf("%-6s %-8s %-8s %-10s %10s %9s %9s %9s%n", "MDS", "clients", "op", "load", "ops/s",
+        "p50 ms", "p99 ms", "max ms");
+    for (int g : groups) {
+      Path base = Files.createTempDirectory("pstorage-mds-bench-");
+      final int entries = inflight;
+      try (MdsProcessCluster cluster = new MdsProcessCluster(base, "bench", g, cfg -> {
+        if (entries > 0) {
+          cfg.maxEntriesInFlight = entries;
+        }
+      }).start();
+          MdsClient admin = cluster.client(Duration.ofSeconds(60))) {
+        admin.mkdir(MdsClient.ROOT, "warmup", 0755);
+        run(cluster, admin, "warmup", 64, warmup, false, g, 0);
+        int round = 0;
+        for (int c : clientCounts) {
+          run(cluster, admin, "d" + c + "-" + round++, c, total, true, g, 0);
+          if (rate > 0 && c > 1) {
+            run(cluster, admin, "d" + c + "-" + round++, c, total, true, g, rate);
+          }
+        }
+      }
+      // keep the daemons' logs (group-commit statistics etc.) for a look after the run
+      Path logs = Path.of(System.getProperty("java.io.tmpdir"), "pstorage-mds-bench-logs", "group-" + g);
+      Files.createDirectories(logs);
+      for (int i = 1; i <= g; i++) {
+        Files.copy(base.resolve("mds-" + i).resolve("mds.log"), logs.resolve("mds-" + i + ".log"),
+            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+      deleteTree(base);
+    }
+  }
+
+  /**
+   * rate 0: every client issues its next operation as soon as the last returns (maximum
+   * throughput). rate &gt; 0: operations are scheduled at that total rate and latency counts from
+   * the scheduled time, so a stall shows up in the percentiles instead of slowing the load.
+   */
+  private static void run(MdsProcessCluster cluster, MdsClient admin, String dirName, int clients, int total,
+      boolean print, int group, double rate) throws Exception {
+    long dir = dirName.equals("warmup") ? admin.lookup(MdsClient.ROOT, "warmup").getIno()
+        : admin.mkdir(MdsClient.ROOT, dirName, 0755).getIno();
+    int perClient = Math.max(1, clients == 1 ? Math.min(total, 3000) : total / clients);
+    List<MdsClient> cs = new ArrayList<>();
+    for (int i = 0; i < clients; i++) {
+      cs.add(cluster.client(Duration.ofSeconds(60)));
+    }
+    for (String op : OPS) {
+      long[][] lat = new long[clients][perClient];
+      CyclicBarrier start = new CyclicBarrier(clients + 1);
+      List<Thread> threads = new ArrayList<>();
+      for (int t = 0; t < clients; t++) {
+        final int id = t;
+        // Virtual threads: 64 waiting clients cost the shared 2 cores far less than 64 OS threads.
+        threads.add(Thread.ofVirtual().start(() -> {
+          MdsClient m = cs.get(id);
+          try {
+            start.await();
+            long intervalNanos = rate > 0 ? (long) (1e9 * clients / rate) : 0;
+            long first = System.nanoTime() + (intervalNanos * id) / clients;
+            for (int i = 0; i < perClient; i++) {
+              String name = dirName + "-" + id + "-" + i;
+              long t0 = System.nanoTime();
+              if (intervalNanos > 0) {
+                long due = first + i * intervalNanos;
+                if (due > t0) {
+                  java.util.concurrent.locks.LockSupport.parkNanos(due - t0);
+                }
+                t0 = due;
+              }
+              switch (op) {
+                case "create" -> m.create(dir, name, 0644, true);
+                case "stat" -> m.lookup(dir, name);
+                case "rename" -> m.rename(dir, name, dir, name + ".r", false);
+                default -> m.unlink(dir, name + ".r");
+              }
+              lat[id][i] = System.nanoTime() - t0;
+            }
+          } catch (Exception e) {
+            throw new IllegalStateException(op + " failed", e);
+          }
+        }));
+      }
+      start.await();
+      long t0 = System.nanoTime();
+      for (Thread t : threads) {
+        t.join();
+      }
+      double secs = (System.nanoTime() - t0) / 1e9;
+      long[] all = Arrays.stream(lat).flatMapToLong(Arrays::stream).sorted().toArray();
+      if (print) {
+        System.out.printf(Locale.ROOT, "%-6d %-8d %-8s %-10s %10.0f %9.2f %9.2f %9.2f%n", group, clients, op,
+            rate > 0 ? String.format(Locale.ROOT, "%.0f/s", rate) : "max", all.length / secs,
+            pct(all, 0.50), pct(all, 0.99), all[all.length - 1] / 1e6);
+      }
+    }
+    cs.forEach(MdsClient::close);
+  }
+
+  private static double pct(long[] sorted, double p) {
+    return sorted[Math.min(sorted.length - 1, (int) (sorted.length * p))] / 1e6;
+  }
+
+  private static void deleteTree(Path p) throws Exception {
+    try (var s = Files.walk(p)) {
+      for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(x);
+      }
+    }
+  }
+}
