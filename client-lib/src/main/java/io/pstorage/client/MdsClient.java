@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,16 +77,26 @@ public final class MdsClient implements AutoCloseable {
       h.setClientId(clientId).setCallSeq(callSeq.incrementAndGet());
     }
     MdsRequest req = q.setHeader(h).build();
+    return invoke(stub -> stub.execute(req), MdsResponse::getStatus, MdsResponse::getLeaderHint,
+        MdsResponse::getMessage);
+  }
+
+  /**
+   * The retry loop shared by every RPC: follow NOT_LEADER hints at once, back off and rotate
+   * through the MDS list on UNAVAILABLE or a transport failure, give up at the deadline.
+   */
+  private <R> R invoke(Function<MdsServiceGrpc.MdsServiceBlockingStub, R> rpc, Function<R, StatusCode> status,
+      Function<R, String> hint, Function<R, String> message) throws PcsException {
     long end = System.nanoTime() + deadline.toNanos();
     long backoffMs = 20;
     int rotation = 0;
     String lastError = "";
     while (true) {
       String to = target;
-      MdsResponse r = null;
+      R r = null;
       try {
-        r = MdsServiceGrpc.newBlockingStub(channel(to))
-            .withDeadlineAfter(attemptTimeout.toMillis(), TimeUnit.MILLISECONDS).execute(req);
+        r = rpc.apply(MdsServiceGrpc.newBlockingStub(channel(to))
+            .withDeadlineAfter(attemptTimeout.toMillis(), TimeUnit.MILLISECONDS));
       } catch (StatusRuntimeException e) {
         if (!retryable(e.getStatus())) {
           throw new PcsException(StatusCode.IO_ERROR, "MDS " + to + " failed: " + e.getStatus(), e);
@@ -93,19 +104,20 @@ public final class MdsClient implements AutoCloseable {
         lastError = to + ": " + e.getStatus().getCode() + " " + e.getStatus().getDescription();
       }
       if (r != null) {
-        switch (r.getStatus()) {
+        switch (status.apply(r)) {
           case NOT_LEADER -> {
-            lastError = to + ": " + r.getMessage();
-            if (!r.getLeaderHint().isEmpty() && !r.getLeaderHint().equals(to)) {
-              target = r.getLeaderHint();
+            lastError = to + ": " + message.apply(r);
+            String leader = hint.apply(r);
+            if (!leader.isEmpty() && !leader.equals(to)) {
+              target = leader;
               continue; // straight to the leader, no wait
             }
           }
-          case UNAVAILABLE -> lastError = to + ": " + r.getMessage();
+          case UNAVAILABLE -> lastError = to + ": " + message.apply(r);
           case OK -> {
             return r;
           }
-          default -> throw new PcsException(r.getStatus(), r.getMessage());
+          default -> throw new PcsException(status.apply(r), message.apply(r));
         }
       }
       if (System.nanoTime() > end) {
@@ -262,30 +274,11 @@ public final class MdsClient implements AutoCloseable {
     return call(MdsRequest.newBuilder().setRegisterCs(q)).getCs();
   }
 
-  /** One heartbeat to the leader (following redirects). */
+  /** One heartbeat to the leader, retried like any call until it is recorded. */
   public CsHeartbeatReply heartbeat(CsHeartbeat.Builder hb) throws PcsException {
     CsHeartbeat msg = hb.setHeader(RequestHeader.newBuilder().setCluster(cluster)).build();
-    for (int hop = 0; hop < addresses.size() + 2; hop++) {
-      String to = target;
-      CsHeartbeatReply r;
-      try {
-        r = MdsServiceGrpc.newBlockingStub(channel(to))
-            .withDeadlineAfter(attemptTimeout.toMillis(), TimeUnit.MILLISECONDS).heartbeat(msg);
-      } catch (StatusRuntimeException e) {
-        target = addresses.get((addresses.indexOf(to) + 1) % addresses.size());
-        continue;
-      }
-      if (r.getStatus() == StatusCode.NOT_LEADER) {
-        target = r.getLeaderHint().isEmpty()
-            ? addresses.get((addresses.indexOf(to) + 1) % addresses.size()) : r.getLeaderHint();
-        continue;
-      }
-      if (r.getStatus() != StatusCode.OK) {
-        throw new PcsException(r.getStatus(), r.getMessage());
-      }
-      return r;
-    }
-    throw new PcsException(StatusCode.UNAVAILABLE, "no MDS leader took the heartbeat");
+    return invoke(stub -> stub.heartbeat(msg), CsHeartbeatReply::getStatus, CsHeartbeatReply::getLeaderHint,
+        CsHeartbeatReply::getMessage);
   }
 
   public List<Event> events(long afterSeq, int limit) throws PcsException {

@@ -49,13 +49,18 @@ public final class MdsConfig {
   /** Raft entries between automatic snapshots (RocksDB checkpoints). */
   public long snapshotThreshold = 100_000;
   /** Raft log segment size; only closed segments are purged after a snapshot. */
-  public long raftSegmentBytes = 8L << 20;
+  public long raftSegmentBytes = 1L << 20;
+  /**
+   * Ratis's pause between log-appender rounds (its default is 1 ms). 0 takes ~0.7 ms off every
+   * replicated operation and costs nothing when idle (measured with deploy/bench-mds.sh).
+   */
+  public Duration raftAppenderWait = Duration.ZERO;
   public Duration electionTimeoutMin = Duration.ofMillis(700);
   public Duration electionTimeoutMax = Duration.ofMillis(1400);
   /** Group commit: at most this many operations per Raft entry ... */
   public int maxOpsPerEntry = 512;
   /** ... and at most this many entries in flight before further operations queue up. */
-  public int maxEntriesInFlight = 4;
+  public int maxEntriesInFlight = 1;
 
   public Peer self() throws PcsException {
     for (Peer p : peers) {
@@ -106,6 +111,8 @@ public final class MdsConfig {
     c.csOfflineAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.offline.ms", "" + c.csOfflineAfter.toMillis())));
     c.snapshotThreshold = Long.parseLong(p.getProperty("snapshot.threshold", "" + c.snapshotThreshold));
     c.raftSegmentBytes = Long.parseLong(p.getProperty("raft.segment.bytes", "" + c.raftSegmentBytes));
+    c.raftAppenderWait = Duration.ofNanos(1000 * Long.parseLong(
+        p.getProperty("raft.appender.wait.us", "" + c.raftAppenderWait.toNanos() / 1000)));
     c.maxOpsPerEntry = Integer.parseInt(p.getProperty("group.commit.max.ops", "" + c.maxOpsPerEntry));
     c.maxEntriesInFlight = Integer.parseInt(p.getProperty("group.commit.max.entries", "" + c.maxEntriesInFlight));
     return c.validate();
@@ -120,6 +127,7 @@ public final class MdsConfig {
     p.setProperty("cs.offline.ms", "" + csOfflineAfter.toMillis());
     p.setProperty("snapshot.threshold", "" + snapshotThreshold);
     p.setProperty("raft.segment.bytes", "" + raftSegmentBytes);
+    p.setProperty("raft.appender.wait.us", "" + raftAppenderWait.toNanos() / 1000);
     p.setProperty("group.commit.max.ops", "" + maxOpsPerEntry);
     p.setProperty("group.commit.max.entries", "" + maxEntriesInFlight);
     Files.createDirectories(dataDir);

@@ -65,6 +65,11 @@ public final class RaftNode implements Closeable {
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(1024, cfg.snapshotThreshold / 4)));
     RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, true);
+    RaftServerConfigKeys.Log.Appender.setWaitTimeMin(p, TimeDuration.valueOf(
+        cfg.raftAppenderWait.toNanos() / 1000, TimeUnit.MICROSECONDS));
+    // Our writes never reuse a Ratis call id (the state machine de-duplicates client retries
+    // itself), so Ratis's retry cache only holds replies on the heap: keep it short.
+    RaftServerConfigKeys.RetryCache.setExpiryTime(p, TimeDuration.valueOf(2, TimeUnit.SECONDS));
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(cfg.raftSegmentBytes));
     // Ratis keeps cached log segments on the heap; with its defaults (6 x 32 MiB) young
     // collections copy that cache again and again. Applied entries are in RocksDB anyway.

@@ -26,7 +26,10 @@ public final class MdsGrpcService extends MdsServiceGrpc.MdsServiceImplBase {
 
   @Override
   public void heartbeat(CsHeartbeat request, StreamObserver<CsHeartbeatReply> out) {
-    out.onNext(service.heartbeat(request));
-    out.onCompleted();
+    service.heartbeat(request).whenComplete((r, err) -> {
+      out.onNext(err == null ? r : CsHeartbeatReply.newBuilder().setStatus(StatusCode.IO_ERROR)
+          .setMessage(String.valueOf(err)).build());
+      out.onCompleted();
+    });
   }
 }

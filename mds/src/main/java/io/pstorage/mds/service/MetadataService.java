@@ -26,9 +26,7 @@ import io.pstorage.proto.MdsRequest;
 import io.pstorage.proto.MdsResponse;
 import io.pstorage.proto.StatfsReply;
 import io.pstorage.proto.StatusCode;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftPeer;
@@ -101,36 +99,50 @@ public final class MetadataService {
     return q.toBuilder().setAllocateChunk(a.toBuilder().clearPlacement().addAllPlacement(chain)).build();
   }
 
-  public CsHeartbeatReply heartbeat(CsHeartbeat hb) {
+  /**
+   * A chunk server's heartbeat. Deletions it confirms are committed before the reply says OK: a
+   * confirmation that was not recorded gets UNAVAILABLE, and the CS sends it again.
+   */
+  public CompletableFuture<CsHeartbeatReply> heartbeat(CsHeartbeat hb) {
     CsHeartbeatReply.Builder r = CsHeartbeatReply.newBuilder();
     if (!cfg.cluster.equals(hb.getHeader().getCluster())) {
-      return r.setStatus(StatusCode.UNKNOWN_CLUSTER).setMessage("this MDS serves cluster '" + cfg.cluster + "'").build();
+      return done(r.setStatus(StatusCode.UNKNOWN_CLUSTER).setMessage("this MDS serves cluster '" + cfg.cluster + "'"));
     }
     if (!raft.isLeader()) {
-      return r.setStatus(StatusCode.NOT_LEADER).setLeaderHint(raft.leaderClientAddress()).build();
+      return done(r.setStatus(StatusCode.NOT_LEADER).setLeaderHint(raft.leaderClientAddress()));
     }
     try {
       boolean known = sm.readLocal(rd -> CsRegistry.all(rd).stream().anyMatch(c -> c.getCsId() == hb.getCsId()));
       if (!known) {
-        return r.setStatus(StatusCode.NOT_FOUND).setMessage("cs=" + hb.getCsId() + " is not registered").build();
+        return done(r.setStatus(StatusCode.NOT_FOUND).setMessage("cs=" + hb.getCsId() + " is not registered"));
       }
       liveness.onHeartbeat(hb);
-      Set<Long> justDeleted = new HashSet<>(hb.getDeletedChunksList());
-      if (!justDeleted.isEmpty()) {
-        committer.submit(MdsRequest.newBuilder().setHeader(hb.getHeader())
+    } catch (PcsException e) {
+      return done(r.setStatus(e.code()).setMessage(e.detail()));
+    }
+    CompletableFuture<MdsResponse> forgotten = hb.getDeletedChunksCount() == 0
+        ? CompletableFuture.completedFuture(MdsResponse.newBuilder().setStatus(StatusCode.OK).build())
+        : committer.submit(MdsRequest.newBuilder().setHeader(hb.getHeader())
             .setForgetDeleted(ForgetDeletedChunksRequest.newBuilder().setCsId(hb.getCsId())
                 .addAllChunkIds(hb.getDeletedChunksList())).build());
+    return forgotten.thenApply(f -> {
+      if (f.getStatus() != StatusCode.OK) {
+        return r.setStatus(StatusCode.UNAVAILABLE).setLeaderHint(f.getLeaderHint())
+            .setMessage("deletions not recorded (" + f.getMessage() + "); send them again").build();
       }
-      List<DeleteChunkCommand> deletes = sm.readLocal(rd -> ChunkMap.pendingDeletes(rd, hb.getCsId(), 1024));
-      for (DeleteChunkCommand d : deletes) {
-        if (!justDeleted.contains(d.getChunkId())) {
+      try {
+        for (DeleteChunkCommand d : sm.readLocal(rd -> ChunkMap.pendingDeletes(rd, hb.getCsId(), 1024))) {
           r.addDelete(d);
         }
+      } catch (PcsException e) {
+        return r.setStatus(e.code()).setMessage(e.detail()).build();
       }
       return r.setStatus(StatusCode.OK).setWantFullReport(liveness.wantsFullReport(hb.getCsId())).build();
-    } catch (PcsException e) {
-      return r.setStatus(e.code()).setMessage(e.detail()).build();
-    }
+    });
+  }
+
+  private static CompletableFuture<CsHeartbeatReply> done(CsHeartbeatReply.Builder r) {
+    return CompletableFuture.completedFuture(r.build());
   }
 
   private MdsResponse decodeRead(RaftClientReply reply, Throwable err) {

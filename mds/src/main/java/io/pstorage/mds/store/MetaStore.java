@@ -36,7 +36,7 @@ public final class MetaStore implements AutoCloseable {
   private final LRUCache blockCache;
   private final RocksDB db;
   private final Map<Column, ColumnFamilyHandle> handles = new EnumMap<>(Column.class);
-  private static final int APPLY_CACHE_ENTRIES = 20_000; // per column family
+  private static final int APPLY_CACHE_ENTRIES = 4096; // per column family: directories, counters
   private final Map<Column, Map<ByteBuffer, byte[]>> applyCache = new EnumMap<>(Column.class);
   private final List<ColumnFamilyHandle> allHandles = new ArrayList<>();
   // Not synced: the Raft log is the durable record. After a crash RocksDB recovers a
@@ -66,7 +66,7 @@ public final class MetaStore implements AutoCloseable {
     }
     for (Column c : Column.values()) {
       handles.put(c, allHandles.get(c.ordinal() + 1));
-      applyCache.put(c, new LinkedHashMap<>(1024, 0.75f, true) {
+      applyCache.put(c, new LinkedHashMap<>(1024, 0.75f, false) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<ByteBuffer, byte[]> eldest) {
           return size() > APPLY_CACHE_ENTRIES;
@@ -92,8 +92,9 @@ public final class MetaStore implements AutoCloseable {
   }
 
   /**
-   * Reads for the apply thread: its own recent writes and hot records (directories, counters)
-   * come from an in-memory cache that only committed writes update, so it is never stale.
+   * Reads for the apply thread: hot records (directories, counters) come from a small cache that
+   * reads fill and committed writes keep current, so it is never stale. Insertion order, not
+   * access order: relinking old entries on every hit would make each young GC scan them.
    */
   byte[] applyGet(Column cf, byte[] key) {
     ByteBuffer k = ByteBuffer.wrap(key);
@@ -139,7 +140,8 @@ public final class MetaStore implements AutoCloseable {
         if (e.getValue() == Txn.DELETED) {
           cache.remove(ByteBuffer.wrap(e.getKey()));
         } else {
-          cache.put(ByteBuffer.wrap(e.getKey()), e.getValue());
+          // only keys already cached: write-only records (retry cache, new inodes) stay out
+          cache.replace(ByteBuffer.wrap(e.getKey()), e.getValue());
         }
       }
     }
