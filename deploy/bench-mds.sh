@@ -9,5 +9,5 @@ cd "$root"
 if [ ! -f tests/target/classpath.txt ] || [ -z "${PSTORAGE_SKIP_BUILD:-}" ]; then
   ./mvnw -q -B install -DskipTests >&2
 fi
-exec "$JAVA" $PSTORAGE_JVM_FLAGS -cp "tests/target/classes:$(cat tests/target/classpath.txt)" \
+exec "$JAVA" $PSTORAGE_JVM_FLAGS ${PSTORAGE_BENCH_JVM_OPTS:-} -cp "tests/target/classes:$(cat tests/target/classpath.txt)" \
   io.pstorage.tests.bench.MdsBench "$@"

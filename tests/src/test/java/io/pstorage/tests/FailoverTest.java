@@ -4,11 +4,9 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import io.pstorage.client.MdsClient;
 import io.pstorage.mds.namespace.Namespace;
-import io.pstorage.proto.DirEntry;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -56,12 +54,6 @@ class FailoverTest {
     }
   }
 
-  static Set<String> names(List<DirEntry> entries) {
-    Set<String> s = new HashSet<>();
-    entries.forEach(e -> s.add(e.getName()));
-    return s;
-  }
-
   @Test
   void leaderLossMidLoadLosesNothingAndClientsContinue() throws Exception {
     try (MiniMdsCluster c = new MiniMdsCluster(dir, "failover", 3, cfg -> {}).start()) {
@@ -81,7 +73,7 @@ class FailoverTest {
       load.close();
       assertNull(load.failure.get(), () -> "a writer saw an error: " + load.failure.get());
       assertTrue(load.acked.size() > before, "writes continued after the failover");
-      Set<String> present = names(m.readdirAll(d));
+      Set<String> present = NamespaceTest.names(m.readdirAll(d));
       assertTrue(present.containsAll(load.acked), "every acknowledged create survives");
       // the old leader returns as a follower and catches up
       c.start(leader);
@@ -136,7 +128,7 @@ class FailoverTest {
         c.start(i);
       }
       c.awaitLeader(Duration.ofSeconds(30));
-      Set<String> after = names(m.readdirAll(d));
+      Set<String> after = NamespaceTest.names(m.readdirAll(d));
       assertEquals(1550, after.size());
       assertTrue(after.contains("early-0") && after.contains("late-1499"));
       m.create(d, "after-restart", 0644, true);

@@ -33,7 +33,7 @@ class ProcessFailoverTest {
       assertNull(load.failure.get(), () -> "a writer saw an error: " + load.failure.get());
       assertTrue(stallMs < 10_000, "writes resumed " + stallMs + " ms after kill -9 of the leader");
       assertNotEquals(leader, c.leader(m));
-      Set<String> present = FailoverTest.names(m.readdirAll(d));
+      Set<String> present = NamespaceTest.names(m.readdirAll(d));
       assertTrue(present.containsAll(load.acked), "every acknowledged create survives kill -9 of the leader");
 
       // kill -9 every MDS, then start them all again
@@ -45,7 +45,7 @@ class ProcessFailoverTest {
       for (int i = 0; i < 3; i++) {
         c.start(i);
       }
-      Set<String> after = FailoverTest.names(m.readdirAll(d));
+      Set<String> after = NamespaceTest.names(m.readdirAll(d));
       assertTrue(after.containsAll(load.acked), "every acknowledged create survives kill -9 of all MDS");
       assertEquals(present, after);
     }
