@@ -90,6 +90,7 @@ public final class MdsClient implements AutoCloseable {
     long end = System.nanoTime() + deadline.toNanos();
     long backoffMs = 20;
     int rotation = 0;
+    int redirects = 0;
     String lastError = "";
     while (true) {
       String to = target;
@@ -108,10 +109,12 @@ public final class MdsClient implements AutoCloseable {
           case NOT_LEADER -> {
             lastError = to + ": " + message.apply(r);
             String leader = hint.apply(r);
-            if (!leader.isEmpty() && !leader.equals(to)) {
+            if (!leader.isEmpty() && !leader.equals(to) && ++redirects <= addresses.size()
+                && System.nanoTime() < end) {
               target = leader;
-              continue; // straight to the leader, no wait
+              continue; // straight to the leader, no wait (stale hints fall through to the backoff)
             }
+            redirects = 0;
           }
           case UNAVAILABLE -> lastError = to + ": " + message.apply(r);
           case OK -> {

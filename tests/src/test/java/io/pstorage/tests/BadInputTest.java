@@ -91,7 +91,7 @@ class BadInputTest {
             .setEvent(Event.newBuilder().setMessage("forged"))).build());
         assertEquals(StatusCode.INVALID_ARGUMENT, r.getStatus());
         r = stub.execute(MdsRequest.newBuilder().setHeader(h).setForgetDeleted(ForgetDeletedChunksRequest
-            .newBuilder().setCsId(1).addChunkIds(1)).build());
+            .newBuilder().setCsId(1).addChunks(io.pstorage.proto.ChunkReplica.newBuilder().setChunkId(1))).build());
         assertEquals(StatusCode.INVALID_ARGUMENT, r.getStatus());
         // a retried mutation (same client id and call number) is answered, not applied twice
         RequestHeader once = h.toBuilder().setClientId(ByteString.copyFromUtf8("0123456789abcdef"))

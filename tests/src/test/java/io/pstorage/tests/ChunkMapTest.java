@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.pstorage.client.MdsClient;
 import io.pstorage.common.PcsException;
 import io.pstorage.proto.ChunkInfo;
+import io.pstorage.proto.ChunkReplica;
 import io.pstorage.proto.CsHeartbeat;
 import io.pstorage.proto.CsHeartbeatReply;
 import io.pstorage.proto.CsInfo;
@@ -39,9 +40,12 @@ class ChunkMapTest {
         .setUuid(uuid).build());
   }
 
-  static CsHeartbeatReply beat(MdsClient m, long cs, long free, List<Long> deleted) throws PcsException {
+  /** One heartbeat; confirmed are the deletions done (what the MDS asked for, with versions). */
+  static CsHeartbeatReply beat(MdsClient m, long cs, long free, List<DeleteChunkCommand> confirmed)
+      throws PcsException {
     return m.heartbeat(CsHeartbeat.newBuilder().setCsId(cs).setCapacity(100 * GiB).setFreeBytes(free)
-        .setFullReport(true).addAllDeletedChunks(deleted));
+        .setFullReport(true).addAllDeleted(confirmed.stream().map(d -> ChunkReplica.newBuilder()
+            .setChunkId(d.getChunkId()).setVersion(d.getVersion()).build()).toList()));
   }
 
   static Set<Long> ids(List<DeleteChunkCommand> d) {
@@ -90,8 +94,16 @@ class ChunkMapTest {
       assertEquals(StatusCode.STALE_HANDLE, stale.code());
       assertEquals(StatusCode.INVALID_ARGUMENT, assertThrows(PcsException.class,
           () -> m.updateChunk(c0.getChunkId(), 2, 2, List.of(a1.getCsId()))).code());
-      // the dropped replica on host-b is queued for deletion
+      // the dropped replica on host-b is queued for deletion...
       assertEquals(Set.of(c0.getChunkId()), ids(beat(m, b.getCsId(), 70 * GiB, List.of()).getDeleteList()));
+      // ...until host-b is put back into the chain (e.g. re-replicated to it): then its copy is live
+      ChunkInfo v3 = m.updateChunk(c0.getChunkId(), 2, 3, List.of(a1.getCsId(), cc.getCsId(), b.getCsId()));
+      assertEquals(Set.of(), ids(beat(m, b.getCsId(), 70 * GiB, List.of()).getDeleteList()));
+      assertEquals(3, v3.getVersion());
+      // a size that wraps negative as a Java long (uint64 on the wire) is refused, nothing freed
+      assertEquals(StatusCode.FILE_TOO_LARGE, assertThrows(PcsException.class,
+          () -> m.setattr(SetAttrRequest.newBuilder().setIno(f).setSize(-1))).code());
+      assertEquals(3, m.chunks(f, 0, 100).size());
 
       // truncate to 1.5 chunks: chunk 5 goes, chunks 0 and 1 stay
       m.setattr(SetAttrRequest.newBuilder().setIno(f).setSize(64L << 20 | 1));
@@ -116,9 +128,28 @@ class ChunkMapTest {
         c.start(i);
       }
       c.awaitLeader(Duration.ofSeconds(30));
+      // Right after the failover the new leader knows no free space: an allocation must wait for
+      // heartbeats (UNAVAILABLE, retried by the client), not fail with ENOSPC.
+      long h = m.create(MdsClient.ROOT, "after-failover", 0644, true).getIno();
+      Thread beats = Thread.ofPlatform().start(() -> {
+        try {
+          Thread.sleep(1500);
+          for (CsInfo cs : all) {
+            beat(m, cs.getCsId(), 50 * GiB, List.of());
+          }
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      assertEquals(3, m.allocateChunk(h, 0).getReplicasCount());
+      beats.join();
+      List<DeleteChunkCommand> asked = beat(m, cc.getCsId(), 60 * GiB, List.of()).getDeleteList();
+      assertEquals(expectOnC, ids(asked));
+      // a confirmation for an older version does not erase the pending deletion
+      beat(m, cc.getCsId(), 60 * GiB, asked.stream().map(x -> x.toBuilder().setVersion(0).build()).toList());
       assertEquals(expectOnC, ids(beat(m, cc.getCsId(), 60 * GiB, List.of()).getDeleteList()));
-      // the CS confirms; the MDS stops asking
-      beat(m, cc.getCsId(), 60 * GiB, List.copyOf(expectOnC));
+      // the CS confirms what it was asked; the MDS stops asking
+      beat(m, cc.getCsId(), 60 * GiB, asked);
       long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
       Set<Long> left;
       do {

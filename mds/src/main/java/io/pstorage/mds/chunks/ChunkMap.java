@@ -11,6 +11,7 @@ import io.pstorage.mds.store.KvReader;
 import io.pstorage.mds.store.Txn;
 import io.pstorage.proto.AllocateChunkRequest;
 import io.pstorage.proto.ChunkInfo;
+import io.pstorage.proto.ChunkReplica;
 import io.pstorage.proto.DeleteChunkCommand;
 import io.pstorage.proto.FileType;
 import io.pstorage.proto.InodeAttr;
@@ -62,7 +63,7 @@ public final class ChunkMap {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "inode " + q.getIno() + " is not a regular file");
     }
     long cs = a.getPcs().getChunkSize();
-    if (q.getIndex() > (Long.MAX_VALUE / 2) / cs) {
+    if (q.getIndex() < 0 || q.getIndex() > (Long.MAX_VALUE / 2) / cs) {
       throw new PcsException(StatusCode.FILE_TOO_LARGE, "chunk index " + q.getIndex() + " is past the largest file");
     }
     byte[] existing = t.get(Column.CHUNKS, Keys.tagged('F', q.getIno(), q.getIndex()));
@@ -104,6 +105,10 @@ public final class ChunkMap {
         t.put(Column.CHUNKS, Keys.tagged('G', cs, c.getChunkId()), Keys.u64(c.getVersion()));
       }
     }
+    for (long cs : kept) {
+      // a CS back in the chain must not be told to delete its (now current) replica
+      t.delete(Column.CHUNKS, Keys.tagged('G', cs, c.getChunkId()));
+    }
     ChunkInfo updated = c.toBuilder().setVersion(q.getNewVersion()).clearReplicas()
         .addAllReplicas(q.getReplicasList()).build();
     put(t, updated);
@@ -140,10 +145,14 @@ public final class ChunkMap {
     return out;
   }
 
-  /** The CS confirmed these deletions. */
-  public static void forgetDeleted(Txn t, long csId, List<Long> chunkIds) {
-    for (long id : chunkIds) {
-      t.delete(Column.CHUNKS, Keys.tagged('G', csId, id));
+  /** The CS confirmed these deletions. A newer pending deletion of the same chunk stays queued. */
+  public static void forgetDeleted(Txn t, long csId, List<ChunkReplica> deleted) {
+    for (ChunkReplica d : deleted) {
+      byte[] key = Keys.tagged('G', csId, d.getChunkId());
+      byte[] pending = t.get(Column.CHUNKS, key);
+      if (pending != null && Keys.u64(pending, 0) <= d.getVersion()) {
+        t.delete(Column.CHUNKS, key);
+      }
     }
   }
 

@@ -39,6 +39,7 @@ public final class Namespace {
   public static final long ROOT = 1;
   public static final int MAX_LINKS = 65000;
   public static final int MAX_READDIR = 10000;
+  public static final int MAX_RECURSIVE_SET = 100_000;
   public static final PcsAttrs DEFAULT_ATTRS = PcsAttrs.newBuilder()
       .setReplicasNorm(3).setReplicasMin(2).setChunkSize(64L << 20).setTier(0)
       .setFailureDomain(FailureDomain.HOST).build();
@@ -305,7 +306,7 @@ public final class Namespace {
         throw new PcsException(a.getType() == FileType.DIRECTORY ? StatusCode.IS_A_DIRECTORY
             : StatusCode.INVALID_ARGUMENT, "only regular files can be truncated");
       }
-      if (q.getSize() > Long.MAX_VALUE / 2) {
+      if (q.getSize() < 0 || q.getSize() > Long.MAX_VALUE / 2) { // uint64 on the wire: 2^63+ reads negative
         throw new PcsException(StatusCode.FILE_TOO_LARGE, "size " + q.getSize() + " is too large");
       }
       // Chunks past the new end go even if the recorded size is smaller: a writer allocates
@@ -347,10 +348,16 @@ public final class Namespace {
     PcsAttrs merged = merge(top.getPcs(), q.getChange());
     validate(merged);
     long changed = 0;
+    long visited = 0;
     Deque<Long> todo = new ArrayDeque<>();
     todo.push(top.getIno());
     while (!todo.isEmpty()) {
       InodeAttr a = inode(t, todo.pop());
+      if (++visited > MAX_RECURSIVE_SET) {
+        // One Raft entry must stay small for every replica (and for replay): refuse, change nothing.
+        throw new PcsException(StatusCode.FILE_TOO_LARGE, "subtree has more than " + MAX_RECURSIVE_SET
+            + " inodes; set attributes on its subdirectories one by one");
+      }
       PcsAttrs next = merge(a.getPcs(), q.getChange());
       validate(next);
       if (a.getType() == FileType.REGULAR && next.getChunkSize() != a.getPcs().getChunkSize()

@@ -40,6 +40,11 @@ public final class ChunkPlacement {
     candidates.sort(Comparator.comparingLong((CsInfo cs) -> free.get(cs.getCsId())).reversed()
         .thenComparingLong(CsInfo::getCsId));
     int n = Math.min(attrs.getReplicasNorm(), candidates.size());
+    if ((n < attrs.getReplicasMin() || n == 0) && registered.stream().anyMatch(cs -> cs.getTier() == attrs.getTier()
+        && !live.reported(cs.getCsId()) && live.state(cs.getCsId(), now) != CsState.OFFLINE)) {
+      // Just after a failover the new leader knows no free space yet: retry, not ENOSPC.
+      throw new PcsException(StatusCode.UNAVAILABLE, "waiting for chunk servers to report to the new MDS leader");
+    }
     if (n < attrs.getReplicasMin() || n == 0) {
       throw new PcsException(StatusCode.NO_SPACE, "only " + candidates.size() + " "
           + attrs.getFailureDomain().name().toLowerCase() + "(s) in tier " + attrs.getTier()

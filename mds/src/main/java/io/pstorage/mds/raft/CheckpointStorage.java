@@ -38,6 +38,13 @@ final class CheckpointStorage implements StateMachineStorage {
   public void init(RaftStorage raftStorage) throws IOException {
     Files.createDirectories(snapshotDir);
     Files.createDirectories(tmpDir);
+    // A checkpoint interrupted by a crash leaves a directory under another name; its hard links
+    // would pin old SST files forever.
+    for (Path d : list(snapshotDir)) {
+      if (!NAME.matcher(d.getFileName().toString()).matches() || !Files.exists(d.resolve("CURRENT"))) {
+        deleteTree(d);
+      }
+    }
   }
 
   Path dirFor(TermIndex ti) {

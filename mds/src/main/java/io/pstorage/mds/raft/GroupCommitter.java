@@ -47,12 +47,18 @@ public final class GroupCommitter implements AutoCloseable {
 
   public CompletableFuture<MdsResponse> submit(MdsRequest op) {
     CompletableFuture<MdsResponse> f = new CompletableFuture<>();
+    queue.add(new Pending(op, f));
     if (closed) {
-      f.complete(error(StatusCode.UNAVAILABLE, "MDS is shutting down", ""));
-    } else {
-      queue.add(new Pending(op, f));
+      failQueued(); // close() may already have drained the queue: nobody else would answer it
     }
     return f;
+  }
+
+  private void failQueued() {
+    Pending p;
+    while ((p = queue.poll()) != null) {
+      p.done.complete(error(StatusCode.UNAVAILABLE, "MDS is shutting down", ""));
+    }
   }
 
   private void run() {
@@ -145,9 +151,6 @@ public final class GroupCommitter implements AutoCloseable {
   public void close() {
     closed = true;
     thread.interrupt();
-    Pending p;
-    while ((p = queue.poll()) != null) {
-      p.done.complete(error(StatusCode.UNAVAILABLE, "MDS is shutting down", ""));
-    }
+    failQueued();
   }
 }

@@ -44,8 +44,13 @@ import org.slf4j.LoggerFactory;
 public final class MdsStateMachine extends BaseStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(MdsStateMachine.class);
   private static final byte[] APPLIED_KEY = Keys.meta("applied_index");
-  /** Results of the last RETRY_WINDOW calls of each client are kept to answer retries. */
-  private static final long RETRY_WINDOW = 4096;
+  /**
+   * Results of client mutations are kept this long (by the leader's clock in the log entry, so
+   * every replica expires the same ones) to answer retries. Clients give up after 60 s.
+   */
+  private static final long RETRY_KEEP_SECONDS = 180;
+  /** Expired retry records removed per entry, so that cleanup never makes one entry slow. */
+  private static final int RETRY_EXPIRE_BATCH = 256;
 
   private final Path dataDir;
   private final CheckpointStorage storage;
@@ -55,6 +60,8 @@ public final class MdsStateMachine extends BaseStateMachine {
   private volatile MetaStore store;
   private final ApplyStats applyStats = new ApplyStats();
   private volatile long dbApplied;
+  /** Set when applying failed for a reason other than a typed error: this replica stops advancing. */
+  private volatile Throwable fatal;
 
   public MdsStateMachine(Path dataDir, Consumer<RaftPeerId> onLeaderChange) {
     this.dataDir = dataDir;
@@ -77,7 +84,18 @@ public final class MdsStateMachine extends BaseStateMachine {
   private void openStore() throws IOException {
     Path db = dataDir.resolve("db");
     FileListSnapshotInfo snap = storage.getLatestSnapshot();
-    MetaStore s = Files.exists(db.resolve("CURRENT")) ? new MetaStore(db) : null;
+    MetaStore s = null;
+    if (Files.exists(db.resolve("CURRENT"))) {
+      try {
+        s = new MetaStore(db);
+      } catch (IOException e) {
+        if (snap == null) {
+          throw e;
+        }
+        LOG.error("metadata store at {} does not open ({}); rebuilding it from snapshot={}", db, e.getMessage(),
+            snap.getTermIndex());
+      }
+    }
     long applied = s == null ? -1 : readApplied(s);
     if (snap != null && applied < snap.getIndex()) {
       // The live DB is older than the newest snapshot (fresh node, or a crash right after a
@@ -100,6 +118,10 @@ public final class MdsStateMachine extends BaseStateMachine {
     }
     store = s;
     dbApplied = applied;
+    if (snap != null) {
+      // Ratis replays from the snapshot; label our position so the next snapshot is named right.
+      updateLastAppliedTermIndex(snap.getTermIndex());
+    }
     LOG.info("metadata store open dir={} applied={}", db, applied);
   }
 
@@ -110,9 +132,15 @@ public final class MdsStateMachine extends BaseStateMachine {
     }
   }
 
+  /**
+   * Rebuilds db/ from a checkpoint: built and fsynced beside it as db.restore/, then renamed into
+   * place. A crash before the rename leaves the old db/ (or none, if it was being replaced), and
+   * openStore() then restores again from the snapshot; never a half-copied database.
+   */
   private static void restoreFrom(Path checkpoint, Path db) throws IOException {
-    CheckpointStorage.deleteTree(db);
-    Files.createDirectories(db);
+    Path tmp = db.resolveSibling(db.getFileName() + ".restore");
+    CheckpointStorage.deleteTree(tmp);
+    Files.createDirectories(tmp);
     for (Path f : CheckpointStorage.list(checkpoint)) {
       String name = f.getFileName().toString();
       if (name.endsWith(".md5")) {
@@ -120,10 +148,22 @@ public final class MdsStateMachine extends BaseStateMachine {
       }
       // SST files are immutable: a hard link is safe and cheap. The rest RocksDB may rewrite.
       if (name.endsWith(".sst")) {
-        Files.createLink(db.resolve(name), f);
+        Files.createLink(tmp.resolve(name), f);
       } else {
-        Files.copy(f, db.resolve(name));
+        Files.copy(f, tmp.resolve(name));
       }
+      fsync(tmp.resolve(name), false); // files Ratis received were never fsynced
+    }
+    fsync(tmp, true);
+    CheckpointStorage.deleteTree(db);
+    Files.move(tmp, db, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    fsync(db.getParent(), true);
+  }
+
+  private static void fsync(Path p, boolean dir) throws IOException {
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p,
+        dir ? java.nio.file.StandardOpenOption.READ : java.nio.file.StandardOpenOption.WRITE)) {
+      ch.force(true);
     }
   }
 
@@ -136,22 +176,28 @@ public final class MdsStateMachine extends BaseStateMachine {
       updateLastAppliedTermIndex(ti);
       return CompletableFuture.completedFuture(Message.EMPTY);
     }
-    MdsLogEntry e;
-    try {
-      e = MdsLogEntry.parseFrom(entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
-    } catch (InvalidProtocolBufferException ex) {
-      return CompletableFuture.failedFuture(new IllegalStateException("undecodable log entry " + ti, ex));
+    if (fatal != null) {
+      throw new IllegalStateException("MDS stopped applying after a fatal error", fatal);
     }
     MdsLogResult.Builder results = MdsLogResult.newBuilder();
     long t0 = System.nanoTime();
+    MdsLogEntry e;
     storeLock.readLock().lock();
     try (Txn t = store.begin()) {
+      e = MdsLogEntry.parseFrom(entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
       for (MdsRequest op : e.getOpsList()) {
         results.addResults(applyOne(new ApplyContext(t, e.getTime(), op.getHeader()), op));
       }
+      expireRetryRecords(t, e.getTime().getSec() - RETRY_KEEP_SECONDS);
       t.put(Column.META, APPLIED_KEY, Keys.concat(Keys.u64(ti.getTerm()), Keys.u64(ti.getIndex())));
       t.commit();
       dbApplied = ti.getIndex();
+    } catch (InvalidProtocolBufferException | RuntimeException ex) {
+      // Not bad input but a broken entry, a bug or a failing disk. Carrying on would let this
+      // replica's state drift from the others'; stop advancing and say so loudly instead.
+      fatal = ex;
+      LOG.error("fatal: cannot apply log entry {}; this MDS stops applying (restart it after fixing the cause)", ti, ex);
+      throw new IllegalStateException("cannot apply log entry " + ti, ex);
     } finally {
       storeLock.readLock().unlock();
     }
@@ -199,18 +245,11 @@ public final class MdsStateMachine extends BaseStateMachine {
     } catch (PcsException ex) {
       t.rollbackToSavePoint();
       r = MdsResponse.newBuilder().setStatus(ex.code()).setMessage(ex.detail()).build();
-    } catch (RuntimeException ex) {
-      // A bug, not bad input: undo this operation and report it; every replica does the same.
-      t.rollbackToSavePoint();
-      LOG.error("operation {} failed while applying", op.getOpCase(), ex);
-      r = MdsResponse.newBuilder().setStatus(StatusCode.IO_ERROR).setMessage(String.valueOf(ex)).build();
     }
     if (retryKey != null) {
       t.put(Column.META, retryKey, r.toByteArray());
-      byte[] old = retryKey(op.getHeader(), RETRY_WINDOW);
-      if (old != null) {
-        t.delete(Column.META, old);
-      }
+      // expiry index: 'T' time key -> the record to drop once it is older than RETRY_KEEP_SECONDS
+      t.put(Column.META, Keys.concat(Keys.tagged('T', cx.now().getSec()), retryKey), new byte[0]);
     }
     return r;
   }
@@ -221,6 +260,20 @@ public final class MdsStateMachine extends BaseStateMachine {
     }
     byte[] id = h.getClientId().toByteArray();
     return ByteBuffer.allocate(1 + id.length + 8).put((byte) 'R').put(id).putLong(h.getCallSeq() - back).array();
+  }
+
+  /** Drops retry records stored before {@code before} (seconds), a bounded number per entry. */
+  private static void expireRetryRecords(Txn t, long before) {
+    java.util.List<byte[]> old = new java.util.ArrayList<>();
+    try (io.pstorage.mds.store.Cursor c = t.scan(Column.META, new byte[] {'T'})) {
+      for (; c.valid() && old.size() < RETRY_EXPIRE_BATCH && Keys.u64(c.key(), 1) < before; c.next()) {
+        old.add(c.key());
+      }
+    }
+    for (byte[] k : old) {
+      t.delete(Column.META, k);
+      t.delete(Column.META, java.util.Arrays.copyOfRange(k, 9, k.length));
+    }
   }
 
   private static MdsResponse parseResponse(byte[] b) {
@@ -235,7 +288,14 @@ public final class MdsStateMachine extends BaseStateMachine {
   public CompletableFuture<Message> query(Message request) {
     MdsResponse r;
     storeLock.readLock().lock();
-    try (MetaStore.SnapshotReader reader = store.reader()) {
+    MetaStore current = store;
+    if (current == null) {
+      storeLock.readLock().unlock();
+      return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(
+          MdsResponse.newBuilder().setStatus(StatusCode.UNAVAILABLE).setMessage("metadata store is being rebuilt")
+              .build().toByteArray())));
+    }
+    try (MetaStore.SnapshotReader reader = current.reader()) {
       MdsRequest q = MdsRequest.parseFrom(request.getContent().asReadOnlyByteBuffer());
       r = Operations.read(reader, q);
     } catch (PcsException e) {
@@ -267,7 +327,12 @@ public final class MdsStateMachine extends BaseStateMachine {
   /** Runs f against one consistent view of this replica's state (no Raft round; may be stale). */
   public <T> T readLocal(ReadFn<T> f) throws PcsException {
     storeLock.readLock().lock();
-    try (MetaStore.SnapshotReader reader = store.reader()) {
+    MetaStore current = store;
+    if (current == null) {
+      storeLock.readLock().unlock();
+      throw new PcsException(StatusCode.UNAVAILABLE, "metadata store is being rebuilt");
+    }
+    try (MetaStore.SnapshotReader reader = current.reader()) {
       return f.apply(reader);
     } finally {
       storeLock.readLock().unlock();
@@ -308,6 +373,7 @@ public final class MdsStateMachine extends BaseStateMachine {
     storeLock.writeLock().lock();
     try {
       store.close();
+      store = null; // queries answer UNAVAILABLE until the new store is open
       FileListSnapshotInfo snap = storage.getLatestSnapshot();
       if (snap == null) {
         throw new IOException("reinitialize without a snapshot in " + storage.getSnapshotDir());

@@ -47,7 +47,7 @@ public final class Operations {
       case REGISTER_CS -> r.setCs(CsRegistry.register(cx, q.getRegisterCs()));
       case APPEND_EVENT -> EventLog.append(t, cx.now(), q.getAppendEvent().getEvent());
       case FORGET_DELETED -> ChunkMap.forgetDeleted(t, q.getForgetDeleted().getCsId(),
-          q.getForgetDeleted().getChunkIdsList());
+          q.getForgetDeleted().getChunksList());
       default -> throw new PcsException(StatusCode.INVALID_ARGUMENT, "not a mutation: " + q.getOpCase());
     }
     return r.setStatus(StatusCode.OK).build();

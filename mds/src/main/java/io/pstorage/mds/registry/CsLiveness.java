@@ -49,6 +49,11 @@ public final class CsLiveness {
     reserved.remove(hb.getCsId()); // the CS's own free-space figure now includes what we placed
   }
 
+  /** Whether this leader has heard from the CS since it took over. */
+  public boolean reported(long csId) {
+    return soft.containsKey(csId);
+  }
+
   public boolean wantsFullReport(long csId) {
     Soft s = soft.get(csId);
     return s == null || !s.fullReportSeen;

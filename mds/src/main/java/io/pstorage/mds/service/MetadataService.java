@@ -120,11 +120,11 @@ public final class MetadataService {
     } catch (PcsException e) {
       return done(r.setStatus(e.code()).setMessage(e.detail()));
     }
-    CompletableFuture<MdsResponse> forgotten = hb.getDeletedChunksCount() == 0
+    CompletableFuture<MdsResponse> forgotten = hb.getDeletedCount() == 0
         ? CompletableFuture.completedFuture(MdsResponse.newBuilder().setStatus(StatusCode.OK).build())
         : committer.submit(MdsRequest.newBuilder().setHeader(hb.getHeader())
             .setForgetDeleted(ForgetDeletedChunksRequest.newBuilder().setCsId(hb.getCsId())
-                .addAllChunkIds(hb.getDeletedChunksList())).build());
+                .addAllChunks(hb.getDeletedList())).build());
     return forgotten.thenApply(f -> {
       if (f.getStatus() != StatusCode.OK) {
         return r.setStatus(StatusCode.UNAVAILABLE).setLeaderHint(f.getLeaderHint())
