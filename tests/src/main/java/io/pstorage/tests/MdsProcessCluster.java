@@ -1,7 +1,6 @@
 package io.pstorage.tests;
 
 import io.pstorage.client.MdsClient;
-import io.pstorage.common.HostPort;
 import io.pstorage.mds.MdsConfig;
 import io.pstorage.mds.MdsMain;
 import java.io.IOException;
@@ -27,20 +26,9 @@ public final class MdsProcessCluster implements AutoCloseable {
       throws IOException {
     this.cluster = cluster;
     this.procs = new Process[n];
-    List<MdsConfig.Peer> peers = new ArrayList<>();
-    for (int i = 1; i <= n; i++) {
-      String host = "127.0.0." + i;
-      peers.add(new MdsConfig.Peer("" + i, new HostPort(host, Ports.free(host)), new HostPort(host, Ports.free(host))));
-    }
-    for (int i = 1; i <= n; i++) {
-      MdsConfig c = new MdsConfig();
-      c.cluster = cluster;
-      c.nodeId = "" + i;
-      c.dataDir = base.resolve("mds-" + i);
-      c.peers = peers;
-      tweak.accept(c);
+    configs.addAll(MdsGroupLayout.configs(base, cluster, n, tweak));
+    for (MdsConfig c : configs) {
       c.save();
-      configs.add(c);
     }
   }
 

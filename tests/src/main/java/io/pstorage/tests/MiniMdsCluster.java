@@ -1,7 +1,6 @@
 package io.pstorage.tests;
 
 import io.pstorage.client.MdsClient;
-import io.pstorage.common.HostPort;
 import io.pstorage.mds.MdsConfig;
 import io.pstorage.mds.MdsServer;
 import java.io.IOException;
@@ -24,20 +23,7 @@ public final class MiniMdsCluster implements AutoCloseable {
   public MiniMdsCluster(Path base, String cluster, int n, Consumer<MdsConfig> tweak) {
     this.cluster = cluster;
     this.servers = new MdsServer[n];
-    List<MdsConfig.Peer> peers = new ArrayList<>();
-    for (int i = 1; i <= n; i++) {
-      String host = "127.0.0." + i;
-      peers.add(new MdsConfig.Peer("" + i, new HostPort(host, Ports.free(host)), new HostPort(host, Ports.free(host))));
-    }
-    for (int i = 1; i <= n; i++) {
-      MdsConfig c = new MdsConfig();
-      c.cluster = cluster;
-      c.nodeId = "" + i;
-      c.dataDir = base.resolve("mds-" + i);
-      c.peers = peers;
-      tweak.accept(c);
-      configs.add(c);
-    }
+    configs.addAll(MdsGroupLayout.configs(base, cluster, n, tweak));
   }
 
   public MiniMdsCluster start() throws IOException {

@@ -1,0 +1,32 @@
+package io.pstorage.tests;
+
+import io.pstorage.common.HostPort;
+import io.pstorage.mds.MdsConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/** The configs of an n-member MDS group on loopback: member i on 127.0.0.i, free ports, base/mds-i. */
+final class MdsGroupLayout {
+  private MdsGroupLayout() {}
+
+  static List<MdsConfig> configs(Path base, String cluster, int n, Consumer<MdsConfig> tweak) {
+    List<MdsConfig.Peer> peers = new ArrayList<>();
+    for (int i = 1; i <= n; i++) {
+      String host = "127.0.0." + i;
+      peers.add(new MdsConfig.Peer("" + i, new HostPort(host, Ports.free(host)), new HostPort(host, Ports.free(host))));
+    }
+    List<MdsConfig> configs = new ArrayList<>();
+    for (int i = 1; i <= n; i++) {
+      MdsConfig c = new MdsConfig();
+      c.cluster = cluster;
+      c.nodeId = "" + i;
+      c.dataDir = base.resolve("mds-" + i);
+      c.peers = peers;
+      tweak.accept(c);
+      configs.add(c);
+    }
+    return configs;
+  }
+}
