@@ -7,7 +7,11 @@ import io.pstorage.proto.CsState;
 import io.pstorage.proto.MdsInfo;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ParentCommand;
@@ -25,12 +29,24 @@ final class StatCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     try (MdsClient m = parent.connect()) {
       ClusterStatusReply s = m.clusterStatus();
+      // probe every MDS at once: one slow or dead member must not slow down the whole command
+      List<Boolean> up = new ArrayList<>();
+      try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+        List<Future<Boolean>> probes = new ArrayList<>();
+        for (MdsInfo i : s.getMdsList()) {
+          probes.add(pool.submit(() -> reachable(parent.cluster, i.getAddress())));
+        }
+        for (Future<Boolean> f : probes) {
+          up.add(f.get());
+        }
+      }
       int mdsUp = 0;
       StringBuilder mdsRows = new StringBuilder();
-      for (MdsInfo i : s.getMdsList()) {
-        boolean up = reachable(parent.cluster, i.getAddress());
-        mdsUp += up ? 1 : 0;
-        mdsRows.append(String.format("%6s %-8s %-9s %-22s %-22s %s%n", i.getId(), up ? "avail" : "offline",
+      for (int k = 0; k < s.getMdsCount(); k++) {
+        MdsInfo i = s.getMds(k);
+        boolean isUp = up.get(k);
+        mdsUp += isUp ? 1 : 0;
+        mdsRows.append(String.format("%6s %-8s %-9s %-22s %-22s %s%n", i.getId(), isUp ? "avail" : "offline",
             i.getLeader() ? "leader" : "follower", i.getAddress(), i.getRaftAddress(),
             i.getLeader() ? Long.toString(i.getAppliedIndex()) : "-"));
       }
@@ -68,9 +84,9 @@ final class StatCommand implements Callable<Integer> {
     }
   }
 
-  /** An MDS is "avail" when it answers a local read (the event log) within a second. */
+  /** An MDS is "avail" when it answers a local read (the event log) within 3 seconds. */
   private static boolean reachable(String cluster, String address) {
-    try (MdsClient one = new MdsClient(cluster, List.of(address), Duration.ofSeconds(1))) {
+    try (MdsClient one = new MdsClient(cluster, List.of(address), Duration.ofSeconds(3))) {
       one.events(Long.MAX_VALUE - 1, 1);
       return true;
     } catch (Exception e) {
