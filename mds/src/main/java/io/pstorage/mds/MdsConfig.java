@@ -46,6 +46,8 @@ public final class MdsConfig {
   public Duration csInactiveAfter = Duration.ofSeconds(5);
   /** A CS silent this long is offline: its replicas count as lost. */
   public Duration csOfflineAfter = Duration.ofMinutes(5);
+  /** How long results of client mutations are kept to answer retries (clients give up after 60 s). */
+  public Duration retryKeep = Duration.ofSeconds(180);
   /** Raft entries between automatic snapshots (RocksDB checkpoints). */
   public long snapshotThreshold = 100_000;
   /** Raft log segment size; only closed segments are purged after a snapshot. */
@@ -83,6 +85,9 @@ public final class MdsConfig {
     if (maxOpsPerEntry < 1 || maxEntriesInFlight < 1) {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "group commit limits must be at least 1");
     }
+    if (retryKeep.toSeconds() < 1) {
+      throw new PcsException(StatusCode.INVALID_ARGUMENT, "retry results must be kept at least 1 s");
+    }
     if (csOfflineAfter.compareTo(csInactiveAfter) <= 0) {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "cs offline time must exceed the inactive time");
     }
@@ -110,6 +115,7 @@ public final class MdsConfig {
     c.csInactiveAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.inactive.ms", "" + c.csInactiveAfter.toMillis())));
     c.csOfflineAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.offline.ms", "" + c.csOfflineAfter.toMillis())));
     c.snapshotThreshold = Long.parseLong(p.getProperty("snapshot.threshold", "" + c.snapshotThreshold));
+    c.retryKeep = Duration.ofSeconds(Long.parseLong(p.getProperty("retry.keep.s", "" + c.retryKeep.toSeconds())));
     c.raftSegmentBytes = Long.parseLong(p.getProperty("raft.segment.bytes", "" + c.raftSegmentBytes));
     c.raftAppenderWait = Duration.ofNanos(1000 * Long.parseLong(
         p.getProperty("raft.appender.wait.us", "" + c.raftAppenderWait.toNanos() / 1000)));
@@ -126,6 +132,7 @@ public final class MdsConfig {
     p.setProperty("cs.inactive.ms", "" + csInactiveAfter.toMillis());
     p.setProperty("cs.offline.ms", "" + csOfflineAfter.toMillis());
     p.setProperty("snapshot.threshold", "" + snapshotThreshold);
+    p.setProperty("retry.keep.s", "" + retryKeep.toSeconds());
     p.setProperty("raft.segment.bytes", "" + raftSegmentBytes);
     p.setProperty("raft.appender.wait.us", "" + raftAppenderWait.toNanos() / 1000);
     p.setProperty("group.commit.max.ops", "" + maxOpsPerEntry);

@@ -44,7 +44,7 @@ public final class MdsServer implements AutoCloseable {
   public MdsServer(MdsConfig cfg) throws IOException {
     this.cfg = cfg.validate();
     this.liveness = new CsLiveness(cfg.csInactiveAfter, cfg.csOfflineAfter);
-    this.sm = new MdsStateMachine(cfg.dataDir, this::onLeaderChange);
+    this.sm = new MdsStateMachine(cfg.dataDir, cfg.retryKeep.toSeconds(), this::onLeaderChange);
     this.raft = new RaftNode(cfg, sm);
     this.committer = new GroupCommitter(raft, cfg.maxOpsPerEntry, cfg.maxEntriesInFlight);
     this.service = new MetadataService(cfg, raft, sm, committer, liveness);

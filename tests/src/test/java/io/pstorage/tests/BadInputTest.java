@@ -114,6 +114,34 @@ class BadInputTest {
   }
 
   @Test
+  void retryResultsExpireByLogTime() throws Exception {
+    try (MiniMdsCluster c = new MiniMdsCluster(dir, "expire", 3, cfg -> cfg.retryKeep = Duration.ofSeconds(1))
+        .start()) {
+      c.awaitLeader(Duration.ofSeconds(30));
+      MdsClient m = c.client();
+      m.mkdir(MdsClient.ROOT, "ready", 0755); // through the retrying client: the leader is now ready
+      int leader = c.awaitLeader(Duration.ofSeconds(5));
+      ManagedChannel ch = NettyChannelBuilder.forTarget(c.clientAddress(leader)).usePlaintext().build();
+      try {
+        var stub = MdsServiceGrpc.newBlockingStub(ch);
+        MdsRequest create = MdsRequest.newBuilder().setHeader(RequestHeader.newBuilder().setCluster("expire")
+            .setClientId(ByteString.copyFromUtf8("fedcba9876543210")).setCallSeq(1))
+            .setCreate(CreateRequest.newBuilder().setParent(MdsClient.ROOT).setName("f").setMode(0644)
+                .setExclusive(true)).build();
+        assertEquals(StatusCode.OK, stub.execute(create).getStatus());
+        assertEquals(StatusCode.OK, stub.execute(create).getStatus(), "within the window: the first answer");
+        Thread.sleep(2500);
+        m.mkdir(MdsClient.ROOT, "later", 0755); // a later entry drops records older than the window
+        MdsResponse late = stub.execute(create);
+        assertEquals(StatusCode.ALREADY_EXISTS, late.getStatus(), "past the window the record is gone: "
+            + "the call is applied again");
+      } finally {
+        ch.shutdownNow();
+      }
+    }
+  }
+
+  @Test
   void noQuorumIsAClearErrorNotAHang() throws Exception {
     try (MiniMdsCluster c = new MiniMdsCluster(dir, "nq", 3, cfg -> {}).start()) {
       c.awaitLeader(Duration.ofSeconds(30));

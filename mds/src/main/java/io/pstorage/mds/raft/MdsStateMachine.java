@@ -44,11 +44,6 @@ import org.slf4j.LoggerFactory;
 public final class MdsStateMachine extends BaseStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(MdsStateMachine.class);
   private static final byte[] APPLIED_KEY = Keys.meta("applied_index");
-  /**
-   * Results of client mutations are kept this long (by the leader's clock in the log entry, so
-   * every replica expires the same ones) to answer retries. Clients give up after 60 s.
-   */
-  private static final long RETRY_KEEP_SECONDS = 180;
   /** Expired retry records removed per entry, so that cleanup never makes one entry slow. */
   private static final int RETRY_EXPIRE_BATCH = 256;
 
@@ -63,8 +58,15 @@ public final class MdsStateMachine extends BaseStateMachine {
   /** Set when applying failed for a reason other than a typed error: this replica stops advancing. */
   private volatile Throwable fatal;
 
-  public MdsStateMachine(Path dataDir, Consumer<RaftPeerId> onLeaderChange) {
+  /**
+   * Results of client mutations are kept this long (by the leader's clock in the log entry, so
+   * every replica expires the same ones) to answer retries.
+   */
+  private final long retryKeepSeconds;
+
+  public MdsStateMachine(Path dataDir, long retryKeepSeconds, Consumer<RaftPeerId> onLeaderChange) {
     this.dataDir = dataDir;
+    this.retryKeepSeconds = retryKeepSeconds;
     this.storage = new CheckpointStorage(dataDir);
     this.onLeaderChange = onLeaderChange;
   }
@@ -188,7 +190,7 @@ public final class MdsStateMachine extends BaseStateMachine {
       for (MdsRequest op : e.getOpsList()) {
         results.addResults(applyOne(new ApplyContext(t, e.getTime(), op.getHeader()), op));
       }
-      expireRetryRecords(t, e.getTime().getSec() - RETRY_KEEP_SECONDS);
+      expireRetryRecords(t, e.getTime().getSec() - retryKeepSeconds);
       t.put(Column.META, APPLIED_KEY, Keys.concat(Keys.u64(ti.getTerm()), Keys.u64(ti.getIndex())));
       t.commit();
       dbApplied = ti.getIndex();
