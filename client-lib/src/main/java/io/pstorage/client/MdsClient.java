@@ -7,6 +7,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.pstorage.common.BsList;
 import io.pstorage.common.PcsException;
+import io.pstorage.common.Requests;
 import io.pstorage.proto.*;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -73,7 +74,7 @@ public final class MdsClient implements AutoCloseable {
   /** Sends one request, to the leader, retrying until success, a definite error, or the deadline. */
   public MdsResponse call(MdsRequest.Builder q) throws PcsException {
     RequestHeader.Builder h = RequestHeader.newBuilder().setCluster(cluster).setUid(uid).setGid(gid);
-    if (q.getOpCase().getNumber() >= MdsRequest.CREATE_FIELD_NUMBER) {
+    if (Requests.isMutation(q.getOpCase())) {
       h.setClientId(clientId).setCallSeq(callSeq.incrementAndGet());
     }
     MdsRequest req = q.setHeader(h).build();

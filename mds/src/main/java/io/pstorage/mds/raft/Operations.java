@@ -20,10 +20,6 @@ import io.pstorage.proto.StatusCode;
 public final class Operations {
   private Operations() {}
 
-  public static boolean isMutation(MdsRequest.OpCase op) {
-    return op.getNumber() >= MdsRequest.CREATE_FIELD_NUMBER;
-  }
-
   /** Operations only the leader itself puts in the log. */
   public static boolean isInternal(MdsRequest.OpCase op) {
     return op == MdsRequest.OpCase.APPEND_EVENT || op == MdsRequest.OpCase.FORGET_DELETED;

@@ -53,6 +53,16 @@ public final class CsRegistry {
     return info;
   }
 
+  /** The registered CS with this id, or null. */
+  public static CsInfo get(KvReader r, long csId) {
+    byte[] v = r.get(Column.SERVICES, Keys.tagged('S', csId));
+    try {
+      return v == null ? null : CsInfo.parseFrom(v);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("corrupt cs record " + csId, e);
+    }
+  }
+
   public static List<CsInfo> all(KvReader r) {
     List<CsInfo> out = new ArrayList<>();
     try (Cursor c = r.scan(Column.SERVICES, new byte[] {'S'})) {

@@ -2,6 +2,7 @@ package io.pstorage.mds.service;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.pstorage.common.PcsException;
+import io.pstorage.common.Requests;
 import io.pstorage.mds.MdsConfig;
 import io.pstorage.mds.chunks.ChunkMap;
 import io.pstorage.mds.namespace.Namespace;
@@ -71,7 +72,7 @@ public final class MetadataService {
       if (!raft.isLeader()) {
         return CompletableFuture.completedFuture(notLeader());
       }
-      if (Operations.isMutation(op)) {
+      if (Requests.isMutation(op)) {
         return committer.submit(op == MdsRequest.OpCase.ALLOCATE_CHUNK ? withPlacement(q) : q);
       }
       CompletableFuture<MdsResponse> read = raft.read(q.toByteArray()).handle(this::decodeRead);
@@ -88,14 +89,16 @@ public final class MetadataService {
   /** The leader picks the chain before the allocation is logged, so every replica records the same. */
   private MdsRequest withPlacement(MdsRequest q) throws PcsException {
     AllocateChunkRequest a = q.getAllocateChunk();
-    boolean exists = sm.readLocal(r -> ChunkMap.chunks(r, a.getIno(), a.getIndex(), 1).stream()
-        .anyMatch(c -> c.getIndex() == a.getIndex()));
-    if (exists) {
+    // One consistent view: does the chunk exist, and if not, the file's attributes and the CS list.
+    record View(boolean exists, InodeAttr file, List<CsInfo> registered) {}
+    View v = sm.readLocal(r -> ChunkMap.chunks(r, a.getIno(), a.getIndex(), 1).stream()
+        .anyMatch(c -> c.getIndex() == a.getIndex())
+        ? new View(true, null, List.of())
+        : new View(false, Namespace.inode(r, a.getIno()), CsRegistry.all(r)));
+    if (v.exists()) {
       return q.toBuilder().setAllocateChunk(a.toBuilder().clearPlacement()).build();
     }
-    InodeAttr file = sm.readLocal(r -> Namespace.inode(r, a.getIno()));
-    List<CsInfo> registered = sm.readLocal(CsRegistry::all);
-    List<Long> chain = ChunkPlacement.choose(file.getPcs(), registered, liveness, System.nanoTime());
+    List<Long> chain = ChunkPlacement.choose(v.file().getPcs(), v.registered(), liveness, System.nanoTime());
     return q.toBuilder().setAllocateChunk(a.toBuilder().clearPlacement().addAllPlacement(chain)).build();
   }
 
@@ -112,8 +115,7 @@ public final class MetadataService {
       return done(r.setStatus(StatusCode.NOT_LEADER).setLeaderHint(raft.leaderClientAddress()));
     }
     try {
-      boolean known = sm.readLocal(rd -> CsRegistry.all(rd).stream().anyMatch(c -> c.getCsId() == hb.getCsId()));
-      if (!known) {
+      if (sm.readLocal(rd -> CsRegistry.get(rd, hb.getCsId())) == null) {
         return done(r.setStatus(StatusCode.NOT_FOUND).setMessage("cs=" + hb.getCsId() + " is not registered"));
       }
       liveness.onHeartbeat(hb);
