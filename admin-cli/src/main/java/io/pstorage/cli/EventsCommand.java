@@ -1,6 +1,6 @@
 package io.pstorage.cli;
 
-import io.pstorage.client.MdsClient;
+import io.pstorage.common.mds.MdsClient;
 import io.pstorage.proto.Event;
 import java.io.PrintWriter;
 import java.time.Instant;

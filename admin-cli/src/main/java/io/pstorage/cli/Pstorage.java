@@ -1,6 +1,6 @@
 package io.pstorage.cli;
 
-import io.pstorage.client.MdsClient;
+import io.pstorage.common.mds.MdsClient;
 import io.pstorage.common.BsList;
 import io.pstorage.common.ClusterName;
 import io.pstorage.common.ConfigRoot;

@@ -1,6 +1,6 @@
 package io.pstorage.cli;
 
-import io.pstorage.client.MdsClient;
+import io.pstorage.common.mds.MdsClient;
 import io.pstorage.proto.ClusterStatusReply;
 import io.pstorage.proto.CsInfo;
 import io.pstorage.proto.CsState;

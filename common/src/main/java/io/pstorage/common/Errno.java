@@ -8,7 +8,8 @@ import java.util.Map;
 public final class Errno {
   public static final int EPERM = 1, ENOENT = 2, EIO = 5, EAGAIN = 11, EACCES = 13, EBUSY = 16,
       EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, EFBIG = 27, ENOSPC = 28, EMLINK = 31,
-      ENAMETOOLONG = 36, ENOTEMPTY = 39, ETIMEDOUT = 110, ECONNREFUSED = 111, ESTALE = 116;
+      ENAMETOOLONG = 36, ENOTEMPTY = 39, ETIMEDOUT = 110, ECONNREFUSED = 111, ESTALE = 116,
+      EPROTO = 71, EBADMSG = 74;
 
   private static final Map<StatusCode, Integer> TABLE = new EnumMap<>(StatusCode.class);
 
@@ -32,6 +33,8 @@ public final class Errno {
     TABLE.put(StatusCode.BUSY, EBUSY);
     TABLE.put(StatusCode.FILE_TOO_LARGE, EFBIG);
     TABLE.put(StatusCode.IO_ERROR, EIO);
+    TABLE.put(StatusCode.CHECKSUM_MISMATCH, EBADMSG);
+    TABLE.put(StatusCode.STALE_VERSION, EPROTO);
   }
 
   private Errno() {}

@@ -3,11 +3,9 @@ package io.pstorage.mds;
 import io.pstorage.common.ClusterName;
 import io.pstorage.common.HostPort;
 import io.pstorage.common.PcsException;
+import io.pstorage.common.PropertiesFile;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
-import java.io.Reader;
-import java.io.Writer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -46,6 +44,8 @@ public final class MdsConfig {
   public Duration csInactiveAfter = Duration.ofSeconds(5);
   /** A CS silent this long is offline: its replicas count as lost. */
   public Duration csOfflineAfter = Duration.ofMinutes(5);
+  /** Write lease time; clients renew at a third of it. A new leader grants none for this long. */
+  public Duration leaseTime = Duration.ofSeconds(10);
   /** How long results of client mutations are kept to answer retries (clients give up after 60 s). */
   public Duration retryKeep = Duration.ofSeconds(180);
   /** Raft entries between automatic snapshots (RocksDB checkpoints). */
@@ -95,14 +95,7 @@ public final class MdsConfig {
   }
 
   public static MdsConfig load(Path dataDir) throws IOException {
-    Path file = dataDir.resolve(FILE_NAME);
-    if (!Files.exists(file)) {
-      throw new PcsException(StatusCode.NOT_FOUND, "no " + FILE_NAME + " in " + dataDir + ": not an MDS data directory");
-    }
-    Properties p = new Properties();
-    try (Reader r = Files.newBufferedReader(file)) {
-      p.load(r);
-    }
+    Properties p = PropertiesFile.read(dataDir, FILE_NAME, "an MDS data directory");
     MdsConfig c = new MdsConfig();
     c.dataDir = dataDir;
     c.cluster = p.getProperty("cluster");
@@ -114,6 +107,7 @@ public final class MdsConfig {
     }
     c.csInactiveAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.inactive.ms", "" + c.csInactiveAfter.toMillis())));
     c.csOfflineAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.offline.ms", "" + c.csOfflineAfter.toMillis())));
+    c.leaseTime = Duration.ofMillis(Long.parseLong(p.getProperty("lease.ms", "" + c.leaseTime.toMillis())));
     c.snapshotThreshold = Long.parseLong(p.getProperty("snapshot.threshold", "" + c.snapshotThreshold));
     c.retryKeep = Duration.ofSeconds(Long.parseLong(p.getProperty("retry.keep.s", "" + c.retryKeep.toSeconds())));
     c.raftSegmentBytes = Long.parseLong(p.getProperty("raft.segment.bytes", "" + c.raftSegmentBytes));
@@ -131,15 +125,13 @@ public final class MdsConfig {
     p.setProperty("peers", String.join(",", peers.stream().map(Peer::toString).toList()));
     p.setProperty("cs.inactive.ms", "" + csInactiveAfter.toMillis());
     p.setProperty("cs.offline.ms", "" + csOfflineAfter.toMillis());
+    p.setProperty("lease.ms", "" + leaseTime.toMillis());
     p.setProperty("snapshot.threshold", "" + snapshotThreshold);
     p.setProperty("retry.keep.s", "" + retryKeep.toSeconds());
     p.setProperty("raft.segment.bytes", "" + raftSegmentBytes);
     p.setProperty("raft.appender.wait.us", "" + raftAppenderWait.toNanos() / 1000);
     p.setProperty("group.commit.max.ops", "" + maxOpsPerEntry);
     p.setProperty("group.commit.max.entries", "" + maxEntriesInFlight);
-    Files.createDirectories(dataDir);
-    try (Writer w = Files.newBufferedWriter(dataDir.resolve(FILE_NAME))) {
-      p.store(w, "pstorage MDS " + nodeId + " of cluster " + cluster);
-    }
+    PropertiesFile.write(dataDir, FILE_NAME, p, "pstorage MDS " + nodeId + " of cluster " + cluster);
   }
 }

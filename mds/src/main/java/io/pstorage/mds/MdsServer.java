@@ -5,6 +5,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.pstorage.mds.raft.GroupCommitter;
 import io.pstorage.mds.raft.MdsStateMachine;
 import io.pstorage.mds.raft.RaftNode;
+import io.pstorage.mds.leases.LeaseTable;
 import io.pstorage.mds.registry.CsLiveness;
 import io.pstorage.mds.registry.CsRegistry;
 import io.pstorage.mds.service.MdsGrpcService;
@@ -34,6 +35,7 @@ public final class MdsServer implements AutoCloseable {
   private final MdsStateMachine sm;
   private final RaftNode raft;
   private final CsLiveness liveness;
+  private final LeaseTable leases;
   private final GroupCommitter committer;
   private final MetadataService service;
   private final ScheduledExecutorService duties =
@@ -47,7 +49,8 @@ public final class MdsServer implements AutoCloseable {
     this.sm = new MdsStateMachine(cfg.dataDir, cfg.retryKeep.toSeconds(), this::onLeaderChange);
     this.raft = new RaftNode(cfg, sm);
     this.committer = new GroupCommitter(raft, cfg.maxOpsPerEntry, cfg.maxEntriesInFlight);
-    this.service = new MetadataService(cfg, raft, sm, committer, liveness);
+    this.leases = new LeaseTable(cfg.leaseTime);
+    this.service = new MetadataService(cfg, raft, sm, committer, liveness, leases);
   }
 
   public MdsServer start() throws IOException {
@@ -67,6 +70,7 @@ public final class MdsServer implements AutoCloseable {
     LOG.info("leader changed node={} leader={}", cfg.nodeId, leader);
     if (raft != null && raft.self().equals(leader)) {
       liveness.becameLeader();
+      leases.becameLeader();
     }
   }
 

@@ -1,6 +1,6 @@
 package io.pstorage.tests;
 
-import io.pstorage.client.MdsClient;
+import io.pstorage.common.mds.MdsClient;
 import io.pstorage.mds.MdsConfig;
 import io.pstorage.mds.MdsMain;
 import java.io.IOException;
@@ -41,12 +41,8 @@ public final class MdsProcessCluster implements AutoCloseable {
 
   public void start(int i) throws IOException {
     Path dir = configs.get(i).dataDir;
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
-    cmd.addAll(List.of(System.getenv().getOrDefault("PSTORAGE_MDS_JVM_OPTS", DEFAULT_JVM_OPTS).split("\\s+")));
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MdsMain.class.getName(), dir.toString()));
-    procs[i] = new ProcessBuilder(cmd).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("mds.log").toFile())).start();
+    procs[i] = JavaProcess.start(MdsMain.class, System.getenv().getOrDefault("PSTORAGE_MDS_JVM_OPTS", DEFAULT_JVM_OPTS),
+        dir.resolve("mds.log"), dir.toString());
   }
 
   /** SIGKILL: no shutdown hook, no flush, like a power cut of the process. */

@@ -1,6 +1,6 @@
 package io.pstorage.tests;
 
-import io.pstorage.client.MdsClient;
+import io.pstorage.common.mds.MdsClient;
 import io.pstorage.mds.MdsConfig;
 import io.pstorage.mds.MdsServer;
 import java.io.IOException;

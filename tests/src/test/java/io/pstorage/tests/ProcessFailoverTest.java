@@ -2,7 +2,7 @@ package io.pstorage.tests;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.pstorage.client.MdsClient;
+import io.pstorage.common.mds.MdsClient;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Set;

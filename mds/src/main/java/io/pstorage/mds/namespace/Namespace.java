@@ -309,12 +309,16 @@ public final class Namespace {
       if (q.getSize() < 0 || q.getSize() > Long.MAX_VALUE / 2) { // uint64 on the wire: 2^63+ reads negative
         throw new PcsException(StatusCode.FILE_TOO_LARGE, "size " + q.getSize() + " is too large");
       }
-      // Chunks past the new end go even if the recorded size is smaller: a writer allocates
-      // chunks before it extends the size, and after truncate(n) nothing past n may survive.
-      long cs = a.getPcs().getChunkSize();
-      ChunkMap.releaseFrom(t, a.getIno(), (q.getSize() + cs - 1) / cs);
-      if (q.getSize() != a.getSize()) {
-        b.setSize(q.getSize()).setMtime(cx.now());
+      if (q.getGrowOnly()) {
+        b.setSize(Math.max(a.getSize(), q.getSize())); // a writer publishing its size: never cuts
+      } else {
+        // Chunks past the new end go even if the recorded size is smaller: a writer allocates
+        // chunks before it extends the size, and after truncate(n) nothing past n may survive.
+        long cs = a.getPcs().getChunkSize();
+        ChunkMap.releaseFrom(t, a.getIno(), (q.getSize() + cs - 1) / cs);
+        if (q.getSize() != a.getSize()) {
+          b.setSize(q.getSize()).setMtime(cx.now());
+        }
       }
     }
     if (q.hasMode()) {

@@ -11,9 +11,18 @@ import io.pstorage.mds.raft.GroupCommitter;
 import io.pstorage.mds.raft.MdsStateMachine;
 import io.pstorage.mds.raft.Operations;
 import io.pstorage.mds.raft.RaftNode;
+import io.pstorage.mds.leases.LeaseTable;
 import io.pstorage.mds.registry.CsLiveness;
 import io.pstorage.mds.registry.CsRegistry;
 import io.pstorage.proto.AllocateChunkRequest;
+import io.pstorage.proto.AppendEventRequest;
+import io.pstorage.proto.ChunkInfo;
+import io.pstorage.proto.ChunkList;
+import io.pstorage.proto.ChunkReplica;
+import io.pstorage.proto.Event;
+import io.pstorage.proto.SetVersionCommand;
+import io.pstorage.proto.Severity;
+import io.pstorage.proto.UpdateChunkRequest;
 import io.pstorage.proto.ClusterStatusReply;
 import io.pstorage.proto.CsHeartbeat;
 import io.pstorage.proto.CsHeartbeatReply;
@@ -27,10 +36,15 @@ import io.pstorage.proto.MdsRequest;
 import io.pstorage.proto.MdsResponse;
 import io.pstorage.proto.StatfsReply;
 import io.pstorage.proto.StatusCode;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftPeer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One method per RPC. Mutations go to the group committer (leader only), reads through a Raft
@@ -38,19 +52,22 @@ import org.apache.ratis.protocol.RaftPeer;
  * completed with the leader's soft state.
  */
 public final class MetadataService {
+  private static final Logger LOG = LoggerFactory.getLogger(MetadataService.class);
   private final MdsConfig cfg;
   private final RaftNode raft;
   private final MdsStateMachine sm;
   private final GroupCommitter committer;
   private final CsLiveness liveness;
+  private final LeaseTable leases;
 
   public MetadataService(MdsConfig cfg, RaftNode raft, MdsStateMachine sm, GroupCommitter committer,
-      CsLiveness liveness) {
+      CsLiveness liveness, LeaseTable leases) {
     this.cfg = cfg;
     this.raft = raft;
     this.sm = sm;
     this.committer = committer;
     this.liveness = liveness;
+    this.leases = leases;
   }
 
   public CompletableFuture<MdsResponse> execute(MdsRequest q) {
@@ -72,18 +89,80 @@ public final class MetadataService {
       if (!raft.isLeader()) {
         return CompletableFuture.completedFuture(notLeader());
       }
+      if (op == MdsRequest.OpCase.LEASE) {
+        long ms = leases.handle(q.getLease(), System.nanoTime());
+        return CompletableFuture.completedFuture(MdsResponse.newBuilder().setStatus(StatusCode.OK).setCount(ms).build());
+      }
+      if (op == MdsRequest.OpCase.UPDATE_CHUNK) {
+        checkChainRepair(q.getUpdateChunk());
+      }
       if (Requests.isMutation(op)) {
-        return committer.submit(op == MdsRequest.OpCase.ALLOCATE_CHUNK ? withPlacement(q) : q);
+        CompletableFuture<MdsResponse> done = committer.submit(op == MdsRequest.OpCase.ALLOCATE_CHUNK ? withPlacement(q) : q);
+        return op == MdsRequest.OpCase.ALLOCATE_CHUNK || op == MdsRequest.OpCase.UPDATE_CHUNK
+            ? done.thenApply(this::addLocations) : done;
       }
       CompletableFuture<MdsResponse> read = raft.read(q.toByteArray()).handle(this::decodeRead);
       return switch (op) {
         case STATFS -> read.thenApply(this::addSpace);
         case CLUSTER_STATUS -> read.thenApply(this::addSoftState);
+        case GET_CHUNKS -> read.thenApply(this::addLocations);
         default -> read;
       };
     } catch (PcsException e) {
       return CompletableFuture.completedFuture(error(e.code(), e.detail()));
     }
+  }
+
+  /**
+   * A client repairing a chain after a write error may only drop replicas, and must keep the
+   * file's `min`; re-replication (which adds replicas) is the leader's own business.
+   */
+  private void checkChainRepair(UpdateChunkRequest u) throws PcsException {
+    record View(ChunkInfo chunk, int min) {}
+    View v = sm.readLocal(r -> {
+      ChunkInfo c = ChunkMap.byId(r, u.getChunkId());
+      return new View(c, Namespace.inode(r, c.getIno()).getPcs().getReplicasMin());
+    });
+    if (!new HashSet<>(v.chunk().getReplicasList()).containsAll(u.getReplicasList())) {
+      throw new PcsException(StatusCode.INVALID_ARGUMENT, "chunk=" + u.getChunkId()
+          + ": a chain repair may only drop replicas of " + v.chunk().getReplicasList());
+    }
+    if (u.getReplicasCount() < v.min()) {
+      throw new PcsException(StatusCode.UNAVAILABLE, "chunk=" + u.getChunkId() + " would keep "
+          + u.getReplicasCount() + " replicas, fewer than its minimum " + v.min() + "; waiting for replication");
+    }
+  }
+
+  /** Chunk replies carry each replica's address and host, so clients need no registry lookups. */
+  private MdsResponse addLocations(MdsResponse r) {
+    if (r.getStatus() != StatusCode.OK || !(r.hasChunk() || r.hasChunks())) {
+      return r;
+    }
+    Map<Long, CsInfo> byId = new HashMap<>();
+    try {
+      for (CsInfo cs : sm.readLocal(CsRegistry::all)) {
+        byId.put(cs.getCsId(), cs);
+      }
+    } catch (PcsException e) {
+      return error(e.code(), e.detail());
+    }
+    if (r.hasChunk()) {
+      return r.toBuilder().setChunk(located(r.getChunk(), byId)).build();
+    }
+    ChunkList.Builder l = ChunkList.newBuilder();
+    for (ChunkInfo c : r.getChunks().getChunksList()) {
+      l.addChunks(located(c, byId));
+    }
+    return r.toBuilder().setChunks(l).build();
+  }
+
+  private static ChunkInfo located(ChunkInfo c, Map<Long, CsInfo> byId) {
+    ChunkInfo.Builder b = c.toBuilder().clearReplicaAddresses().clearReplicaHosts();
+    for (long id : c.getReplicasList()) {
+      CsInfo cs = byId.get(id);
+      b.addReplicaAddresses(cs == null ? "" : cs.getAddress()).addReplicaHosts(cs == null ? "" : cs.getHost());
+    }
+    return b.build();
   }
 
   /** The leader picks the chain before the allocation is logged, so every replica records the same. */
@@ -119,6 +198,7 @@ public final class MetadataService {
         return done(r.setStatus(StatusCode.NOT_FOUND).setMessage("cs=" + hb.getCsId() + " is not registered"));
       }
       liveness.onHeartbeat(hb);
+      recordBad(hb);
     } catch (PcsException e) {
       return done(r.setStatus(e.code()).setMessage(e.detail()));
     }
@@ -136,11 +216,64 @@ public final class MetadataService {
         for (DeleteChunkCommand d : sm.readLocal(rd -> ChunkMap.pendingDeletes(rd, hb.getCsId(), 1024))) {
           r.addDelete(d);
         }
+        if (hb.getFullReport()) {
+          reconcile(hb, r);
+        }
       } catch (PcsException e) {
         return r.setStatus(e.code()).setMessage(e.detail()).build();
       }
       return r.setStatus(StatusCode.OK).setWantFullReport(liveness.wantsFullReport(hb.getCsId())).build();
     });
+  }
+
+  /**
+   * Compares a CS's full report with the chunk map. A replica of a chunk that is gone, or whose
+   * chain no longer names this CS, is deleted (version-guarded, so a newer copy survives). A
+   * replica in the chain one step behind missed the version bump of a chain repair whose client
+   * died before telling it: it has every acknowledged write (a write is acknowledged only by the
+   * whole chain), so it is moved to the current version.
+   */
+  private void reconcile(CsHeartbeat hb, CsHeartbeatReply.Builder r) throws PcsException {
+    List<ChunkReplica> reported = hb.getChunksList();
+    sm.readLocal(rd -> {
+      for (ChunkReplica c : reported) {
+        ChunkInfo info;
+        try {
+          info = ChunkMap.byId(rd, c.getChunkId());
+        } catch (PcsException e) {
+          if (e.code() != StatusCode.NOT_FOUND) {
+            throw e;
+          }
+          info = null;
+        }
+        if (info == null || !info.getReplicasList().contains(hb.getCsId())) {
+          if (info == null || c.getVersion() <= info.getVersion()) {
+            r.addDelete(DeleteChunkCommand.newBuilder().setChunkId(c.getChunkId()).setVersion(c.getVersion()));
+          }
+        } else if (c.getVersion() < info.getVersion()) {
+          r.addSetVersion(SetVersionCommand.newBuilder().setChunkId(c.getChunkId()).setVersion(c.getVersion())
+              .setNewVersion(info.getVersion()));
+        }
+      }
+      return null;
+    });
+  }
+
+  /** Checksum failures a CS found: logged and recorded as events (re-replication replaces them). */
+  private void recordBad(CsHeartbeat hb) {
+    for (ChunkReplica b : hb.getBadList()) {
+      String msg = "bad replica chunk=" + b.getChunkId() + " version=" + b.getVersion() + " cs=" + hb.getCsId()
+          + ": checksum mismatch";
+      LOG.error(msg);
+      Event e = Event.newBuilder().setSeverity(Severity.ERROR).setSource("cs." + hb.getCsId()).setMessage(msg).build();
+      committer.submit(MdsRequest.newBuilder().setHeader(hb.getHeader())
+          .setAppendEvent(AppendEventRequest.newBuilder().setEvent(e)).build()).whenComplete((r, err) -> {
+            if (err != null || r.getStatus() != StatusCode.OK) {
+              LOG.warn("event for bad replica chunk={} cs={} not recorded: {}", b.getChunkId(), hb.getCsId(),
+                  err != null ? err.toString() : r.getMessage());
+            }
+          });
+    }
   }
 
   private static CompletableFuture<CsHeartbeatReply> done(CsHeartbeatReply.Builder r) {

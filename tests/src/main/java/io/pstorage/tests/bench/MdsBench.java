@@ -1,6 +1,6 @@
 package io.pstorage.tests.bench;
 
-import io.pstorage.client.MdsClient;
+import io.pstorage.common.mds.MdsClient;
 import io.pstorage.tests.MdsProcessCluster;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package io.pstorage.client;
+package io.pstorage.common.mds;
 
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
@@ -272,6 +272,20 @@ public final class MdsClient implements AutoCloseable {
       throws PcsException {
     return call(MdsRequest.newBuilder().setUpdateChunk(UpdateChunkRequest.newBuilder().setChunkId(chunkId)
         .setExpectedVersion(expectedVersion).setNewVersion(newVersion).addAllReplicas(replicas))).getChunk();
+  }
+
+  /**
+   * Takes or renews this client's write lease on a file (BUSY while another client holds it), or
+   * releases it. Returns the lease time in milliseconds.
+   */
+  public long lease(long ino, boolean renew, boolean release) throws PcsException {
+    return call(MdsRequest.newBuilder().setLease(LeaseRequest.newBuilder().setIno(ino).setClientId(clientId)
+        .setRenew(renew).setRelease(release))).getCount();
+  }
+
+  /** Publishes a writer's new file size: the size only grows, mtime is set to now. */
+  public InodeAttr growSize(long ino, long size) throws PcsException {
+    return setattr(SetAttrRequest.newBuilder().setIno(ino).setSize(size).setGrowOnly(true).setMtimeNow(true));
   }
 
   public CsInfo registerCs(RegisterCsRequest q) throws PcsException {

@@ -1,0 +1,136 @@
+package io.pstorage.cs.mds;
+
+import io.pstorage.common.PcsException;
+import io.pstorage.common.mds.MdsClient;
+import io.pstorage.cs.CsConfig;
+import io.pstorage.cs.service.DataService;
+import io.pstorage.cs.store.ChunkFile;
+import io.pstorage.cs.store.ChunkStore;
+import io.pstorage.proto.ChunkReplica;
+import io.pstorage.proto.CsHeartbeat;
+import io.pstorage.proto.CsHeartbeatReply;
+import io.pstorage.proto.DeleteChunkCommand;
+import io.pstorage.proto.RegisterCsRequest;
+import io.pstorage.proto.SetVersionCommand;
+import io.pstorage.proto.StatusCode;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The chunk server's side of the MDS conversation: register (the data directory's uuid keeps the
+ * CS id), then heartbeat with space, load and chunk reports, carrying out the deletions and
+ * version changes the leader hands back.
+ */
+public final class MdsLink implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(MdsLink.class);
+
+  private final CsConfig cfg;
+  private final MdsClient mds;
+  private final ChunkStore store;
+  private final DataService data;
+  private final Thread thread;
+  private volatile boolean running = true;
+  private volatile long csId;
+  private boolean fullReport = true;
+  private final List<ChunkReplica> deleted = new ArrayList<>();
+  private final List<ChunkReplica> bad = new ArrayList<>();
+
+  public MdsLink(CsConfig cfg, MdsClient mds, ChunkStore store, DataService data) {
+    this.cfg = cfg;
+    this.mds = mds;
+    this.store = store;
+    this.data = data;
+    this.thread = new Thread(this::run, "cs-heartbeat");
+    thread.setDaemon(true);
+  }
+
+  /** Registers (waiting for an MDS leader as long as the client's deadline) and starts heartbeats. */
+  public long start() throws IOException {
+    register();
+    thread.start();
+    return csId;
+  }
+
+  public long csId() {
+    return csId;
+  }
+
+  private void register() throws IOException {
+    csId = mds.registerCs(RegisterCsRequest.newBuilder().setAddress(cfg.address.toString()).setHost(cfg.host)
+        .setTier(cfg.tier).setCapacity(store.capacity()).setDisk(cfg.address.toString()).setRack(cfg.rack)
+        .setRow(cfg.row).setRoom(cfg.room).setUuid(cfg.uuid).build()).getCsId();
+    data.setSelfId(csId);
+    fullReport = true;
+    LOG.info("registered cs={} address={} host={} chunks={}", csId, cfg.address, cfg.host, store.count());
+  }
+
+  private void run() {
+    boolean failing = false;
+    while (running) {
+      try {
+        beat();
+        if (failing) {
+          LOG.info("cs={} heartbeats reach the MDS again", csId);
+        }
+        failing = false;
+      } catch (PcsException e) {
+        if (e.code() == StatusCode.NOT_FOUND && running) {
+          LOG.warn("cs={} unknown to the MDS ({}); registering again", csId, e.detail());
+          try {
+            register();
+          } catch (IOException re) {
+            LOG.warn("cs={} re-registration failed: {}", csId, re.getMessage());
+          }
+        } else if (!failing) {
+          LOG.warn("cs={} heartbeat failed: {} (retrying every {} ms)", csId, e.detail(), cfg.heartbeatInterval.toMillis());
+          failing = true;
+        }
+      } catch (IOException | RuntimeException e) {
+        LOG.error("cs={} heartbeat failed", csId, e);
+      }
+      try {
+        Thread.sleep(cfg.heartbeatInterval.toMillis());
+      } catch (InterruptedException e) {
+        return;
+      }
+    }
+  }
+
+  private void beat() throws IOException {
+    bad.addAll(data.drainBad());
+    boolean full = fullReport;
+    CsHeartbeat.Builder hb = CsHeartbeat.newBuilder().setCsId(csId).setCapacity(store.capacity())
+        .setFreeBytes(store.free()).setQueueDepth(data.queueDepth()).setFullReport(full)
+        .addAllDeleted(deleted).addAllBad(bad);
+    if (full) {
+      hb.addAllChunks(store.report());
+    }
+    int sentDeleted = deleted.size(), sentBad = bad.size();
+    CsHeartbeatReply r = mds.heartbeat(hb);
+    // Recorded by the MDS: these confirmations need not be sent again.
+    deleted.subList(0, sentDeleted).clear();
+    bad.subList(0, sentBad).clear();
+    fullReport = r.getWantFullReport() && !full;
+    for (DeleteChunkCommand d : r.getDeleteList()) {
+      if (store.delete(d.getChunkId(), d.getVersion())) {
+        deleted.add(ChunkReplica.newBuilder().setChunkId(d.getChunkId()).setVersion(d.getVersion()).build());
+      }
+    }
+    for (SetVersionCommand v : r.getSetVersionList()) {
+      ChunkFile f = store.get(v.getChunkId());
+      if (f != null && f.version() == v.getVersion()) {
+        store.setVersion(f, v.getNewVersion());
+      }
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    running = false;
+    thread.interrupt();
+    thread.join(5000);
+  }
+}

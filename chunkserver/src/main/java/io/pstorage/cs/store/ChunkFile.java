@@ -1,0 +1,308 @@
+package io.pstorage.cs.store;
+
+import io.pstorage.common.PcsException;
+import io.pstorage.proto.StatusCode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.zip.CRC32C;
+
+/**
+ * One chunk replica on disk, in one file so that one fdatasync covers data, checksums and size:
+ *
+ * <pre>
+ * [0, 4096)            header: magic "PSTGCHNK", format, chunk id, version, chunk size, CRC32C of the header
+ * [4096, data)         CRC32C of every 4 KiB data block, 4 bytes each, little-endian; 0 = never written
+ * [data, data + len)   the chunk's bytes; the file ends where the chunk's data ends
+ * </pre>
+ *
+ * A block's CRC covers all 4096 bytes, counting bytes past the end as zeros. A stored CRC of 0
+ * also accepts an all-zero block (a hole, or bytes past the end).
+ */
+public final class ChunkFile implements AutoCloseable {
+  public static final int BLOCK = 4096;
+  static final int HEADER = 4096;
+  private static final long MAGIC = 0x5053_5447_4348_4e4bL; // "PSTGCHNK"
+  private static final int FORMAT = 1;
+  private static final int HEADER_USED = 8 + 4 + 8 + 8 + 8;
+
+  private final long chunkId;
+  private final long chunkSize;
+  private final long dataStart;
+  private final Path path;
+  private final FileChannel ch;
+  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  private volatile long version;
+  private volatile long length;
+
+  private ChunkFile(Path path, FileChannel ch, long chunkId, long version, long chunkSize) throws IOException {
+    this.path = path;
+    this.ch = ch;
+    this.chunkId = chunkId;
+    this.version = version;
+    this.chunkSize = chunkSize;
+    this.dataStart = HEADER + roundUp(chunkSize / BLOCK * 4, BLOCK);
+    this.length = Math.max(0, ch.size() - dataStart);
+  }
+
+  /** A new empty replica; durable (file and header) when this returns, except the directory entry. */
+  static ChunkFile create(Path path, long chunkId, long version, long chunkSize) throws IOException {
+    FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+        StandardOpenOption.WRITE);
+    ChunkFile f = new ChunkFile(path, ch, chunkId, version, chunkSize);
+    f.writeHeader(version);
+    f.ch.truncate(f.dataStart); // the CRC table is sparse until written
+    f.ch.force(true);
+    return f;
+  }
+
+  static ChunkFile open(Path path) throws IOException {
+    FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    try {
+      ByteBuffer h = ByteBuffer.allocate(HEADER_USED + 4).order(ByteOrder.LITTLE_ENDIAN);
+      readFully(ch, h, 0);
+      h.flip();
+      if (h.getLong() != MAGIC) {
+        throw new IOException(path + " is not a chunk file (bad magic)");
+      }
+      int format = h.getInt();
+      long id = h.getLong(), version = h.getLong(), size = h.getLong();
+      int crc = h.getInt();
+      if (format != FORMAT || crc != crc(h.array(), 0, HEADER_USED)) {
+        throw new IOException(path + ": chunk header is corrupt or of format " + format);
+      }
+      return new ChunkFile(path, ch, id, version, size);
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  public long chunkId() {
+    return chunkId;
+  }
+
+  public long version() {
+    return version;
+  }
+
+  public long chunkSize() {
+    return chunkSize;
+  }
+
+  /** Bytes of data (the highest written offset); reads past it return zeros. */
+  public long length() {
+    return length;
+  }
+
+  /** Bytes this replica takes on disk (header, checksums, data), for space accounting. */
+  public long footprint() {
+    return dataStart + length;
+  }
+
+  Path path() {
+    return path;
+  }
+
+  /** Changes the version (one sector, written in place) and makes it durable. */
+  void setVersion(long v) throws IOException {
+    lock.writeLock().lock();
+    try {
+      writeHeader(v);
+      ch.force(false);
+      version = v;
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Writes data at offset, updating the CRC of every block it touches; partial blocks are
+   * merged with their verified old contents. Durable when this returns.
+   */
+  public void write(long offset, byte[] data, int off, int len) throws IOException, PcsException {
+    if (len == 0) {
+      return;
+    }
+    long first = offset / BLOCK, last = (offset + len - 1) / BLOCK;
+    lock.writeLock().lock();
+    try {
+      long newLength = Math.max(length, offset + len);
+      int span = (int) ((last - first + 1) * BLOCK);
+      byte[] buf = new byte[span];
+      long base = first * BLOCK;
+      if (offset != base) {
+        readVerifiedBlock(first, buf, 0);
+      }
+      if ((offset + len) % BLOCK != 0 && (last != first || offset == base)) {
+        readVerifiedBlock(last, buf, span - BLOCK);
+      }
+      System.arraycopy(data, off, buf, (int) (offset - base), len);
+      ByteBuffer crcs = ByteBuffer.allocate((int) (last - first + 1) * 4).order(ByteOrder.LITTLE_ENDIAN);
+      for (int b = 0; b < span; b += BLOCK) {
+        crcs.putInt(crc(buf, b, BLOCK));
+      }
+      crcs.flip();
+      // Only up to the new length: the file's size is the chunk's length.
+      writeFully(ByteBuffer.wrap(buf, 0, (int) (Math.min(base + span, newLength) - base)), dataStart + base);
+      writeFully(crcs, HEADER + first * 4);
+      length = newLength;
+    } finally {
+      lock.writeLock().unlock();
+    }
+    // Outside the lock: concurrent writers of one chunk share the flush. The caller acknowledges
+    // only after this returns, so an acknowledged write is on stable storage.
+    ch.force(false);
+  }
+
+  /** Cuts the chunk at offset: the tail of its last block is zeroed and later blocks forgotten. */
+  public void truncate(long offset) throws IOException, PcsException {
+    lock.writeLock().lock();
+    try {
+      if (offset >= length) {
+        return;
+      }
+      long keepBlocks = (offset + BLOCK - 1) / BLOCK;
+      long oldBlocks = (length + BLOCK - 1) / BLOCK;
+      if (offset % BLOCK != 0) {
+        byte[] blk = new byte[BLOCK];
+        long b = offset / BLOCK;
+        readVerifiedBlock(b, blk, 0);
+        java.util.Arrays.fill(blk, (int) (offset % BLOCK), BLOCK, (byte) 0);
+        ByteBuffer c = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(crc(blk, 0, BLOCK));
+        writeFully(c.flip(), HEADER + b * 4);
+      }
+      writeFully(ByteBuffer.allocate((int) (oldBlocks - keepBlocks) * 4), HEADER + keepBlocks * 4);
+      ch.truncate(dataStart + offset);
+      length = offset;
+    } finally {
+      lock.writeLock().unlock();
+    }
+    ch.force(false);
+  }
+
+  /**
+   * Reads [offset, offset+len) verifying every block it touches. With crcsOut, the read must be
+   * block-aligned and the stored CRC of each block is added to it (for a peer copying the chunk).
+   */
+  public byte[] read(long offset, int len, java.util.List<Integer> crcsOut) throws IOException, PcsException {
+    byte[] out = new byte[len];
+    if (len == 0) {
+      return out;
+    }
+    long first = offset / BLOCK, last = (offset + len - 1) / BLOCK;
+    int span = (int) ((last - first + 1) * BLOCK);
+    byte[] buf = offset % BLOCK == 0 && len == span ? out : new byte[span];
+    lock.readLock().lock();
+    try {
+      int[] stored = readCrcs(first, (int) (last - first + 1));
+      readData(first * BLOCK, buf, span);
+      for (int i = 0; i < stored.length; i++) {
+        verify(first + i, buf, i * BLOCK, stored[i]);
+        if (crcsOut != null) {
+          crcsOut.add(stored[i]);
+        }
+      }
+    } finally {
+      lock.readLock().unlock();
+    }
+    if (buf != out) {
+      System.arraycopy(buf, (int) (offset - first * BLOCK), out, 0, len);
+    }
+    return out;
+  }
+
+  @Override
+  public void close() throws IOException {
+    ch.close();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private void readVerifiedBlock(long block, byte[] dst, int at) throws IOException, PcsException {
+    int stored = readCrcs(block, 1)[0];
+    byte[] b = new byte[BLOCK];
+    readData(block * BLOCK, b, BLOCK);
+    verify(block, b, 0, stored);
+    System.arraycopy(b, 0, dst, at, BLOCK);
+  }
+
+  /** Whether the 4 KiB block at b[at] matches a stored checksum (0 also accepts all zeros). */
+  public static boolean matches(byte[] b, int at, int stored) {
+    return crc(b, at, BLOCK) == stored || (stored == 0 && allZero(b, at, BLOCK));
+  }
+
+  private void verify(long block, byte[] b, int at, int stored) throws PcsException {
+    if (!matches(b, at, stored)) {
+      int actual = crc(b, at, BLOCK);
+      throw new PcsException(StatusCode.CHECKSUM_MISMATCH, String.format(
+          "chunk=%d version=%d block=%d: checksum %08x, stored %08x", chunkId, version, block, actual, stored));
+    }
+  }
+
+  private int[] readCrcs(long firstBlock, int n) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(n * 4).order(ByteOrder.LITTLE_ENDIAN);
+    readFully(ch, b, HEADER + firstBlock * 4); // past the end reads as zeros
+    b.flip();
+    int[] out = new int[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = b.getInt(i * 4);
+    }
+    return out;
+  }
+
+  /** Data bytes at [pos, pos+n), zeros past the end of the file. */
+  private void readData(long pos, byte[] dst, int n) throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(dst, 0, n);
+    readFully(ch, b, dataStart + pos);
+  }
+
+  private static void readFully(FileChannel ch, ByteBuffer b, long pos) throws IOException {
+    while (b.hasRemaining()) {
+      int n = ch.read(b, pos);
+      if (n < 0) {
+        while (b.hasRemaining()) {
+          b.put((byte) 0);
+        }
+        return;
+      }
+      pos += n;
+    }
+  }
+
+  private void writeFully(ByteBuffer b, long pos) throws IOException {
+    while (b.hasRemaining()) {
+      pos += ch.write(b, pos);
+    }
+  }
+
+  private void writeHeader(long v) throws IOException {
+    ByteBuffer h = ByteBuffer.allocate(HEADER_USED + 4).order(ByteOrder.LITTLE_ENDIAN);
+    h.putLong(MAGIC).putInt(FORMAT).putLong(chunkId).putLong(v).putLong(chunkSize);
+    h.putInt(crc(h.array(), 0, HEADER_USED));
+    writeFully(h.flip(), 0); // 40 bytes in the first sector: written atomically by the disk
+  }
+
+  static int crc(byte[] b, int off, int len) {
+    CRC32C c = new CRC32C();
+    c.update(b, off, len);
+    return (int) c.getValue();
+  }
+
+  private static boolean allZero(byte[] b, int off, int len) {
+    for (int i = off; i < off + len; i++) {
+      if (b[i] != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static long roundUp(long v, long to) {
+    return (v + to - 1) / to * to;
+  }
+}

@@ -1,0 +1,206 @@
+package io.pstorage.client;
+
+import com.google.protobuf.ByteString;
+import io.grpc.StatusRuntimeException;
+import io.pstorage.common.PcsException;
+import io.pstorage.common.cs.ChunkChannels;
+import io.pstorage.common.mds.MdsClient;
+import io.pstorage.proto.ChunkInfo;
+import io.pstorage.proto.ChunkReadReply;
+import io.pstorage.proto.ChunkReadRequest;
+import io.pstorage.proto.ChunkReply;
+import io.pstorage.proto.ChunkTarget;
+import io.pstorage.proto.ChunkWriteReply;
+import io.pstorage.proto.ChunkWriteRequest;
+import io.pstorage.proto.SetVersionRequest;
+import io.pstorage.proto.StatusCode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One piece of I/O (at most 1 MiB inside one chunk) against the chunk servers: writes through the
+ * chain with chain repair on failure, reads from the nearest healthy replica with fallback.
+ */
+final class ChunkIo {
+  private static final Logger LOG = LoggerFactory.getLogger(ChunkIo.class);
+  static final int MAX_PIECE = 1 << 20;
+  /** The head waits up to 10 s per hop; a chain of 3 answers within this. */
+  private static final long WRITE_TIMEOUT_MS = 40_000;
+  private static final long READ_TIMEOUT_MS = 10_000;
+  private static final int MAX_REPAIRS = 16;
+
+  private final String cluster;
+  private final MdsClient mds;
+  private final ChunkCache chunks;
+  private final ChunkChannels channels;
+  private final Set<String> localHosts;
+  private final AtomicInteger spread = new AtomicInteger();
+
+  ChunkIo(String cluster, MdsClient mds, ChunkCache chunks, ChunkChannels channels, Set<String> localHosts) {
+    this.cluster = cluster;
+    this.mds = mds;
+    this.chunks = chunks;
+    this.channels = channels;
+    this.localHosts = localHosts;
+  }
+
+  // ------------------------------------------------------------------ write
+
+  /**
+   * Writes (or, with truncate, cuts the chunk at offset) and returns once every replica of the
+   * chain has it on stable storage. A failing CS is dropped from the chain (the MDS bumps the
+   * version on the survivors) and the write is sent again; the caller sees an error only when
+   * fewer than `min` replicas would remain past the MDS's deadline, or for ENOSPC.
+   */
+  void write(long ino, long index, long chunkSize, long offset, ByteString data, boolean truncate) throws PcsException {
+    ChunkInfo c = chunks.forWrite(ino, index);
+    String last = "";
+    for (int attempt = 0; attempt < MAX_REPAIRS; attempt++) {
+      ChunkWriteReply r = sendWrite(c, chunkSize, offset, data, truncate);
+      switch (r.getStatus()) {
+        case OK -> {
+          return;
+        }
+        case NO_SPACE, INVALID_ARGUMENT, UNKNOWN_CLUSTER -> throw new PcsException(r.getStatus(), r.getMessage());
+        case STALE_VERSION -> {
+          ChunkInfo fresh = chunks.refresh(ino, index);
+          if (fresh.getVersion() == c.getVersion() && r.getFailedCs() != 0) {
+            c = repair(c, chunkSize, r.getFailedCs(), r.getMessage()); // that replica is behind: drop it
+          } else {
+            c = fresh.getChunkId() == 0 ? chunks.forWrite(ino, index) : fresh;
+          }
+        }
+        default -> c = repair(c, chunkSize, r.getFailedCs() != 0 ? r.getFailedCs() : c.getReplicas(0), r.getMessage());
+      }
+      last = r.getStatus() + ": " + r.getMessage();
+    }
+    throw new PcsException(StatusCode.IO_ERROR, "chunk=" + c.getChunkId() + " write failed after "
+        + MAX_REPAIRS + " chain repairs; last: " + last);
+  }
+
+  private ChunkWriteReply sendWrite(ChunkInfo c, long chunkSize, long offset, ByteString data, boolean truncate) {
+    ChunkWriteRequest.Builder q = ChunkWriteRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
+        .setVersion(c.getVersion()).setOffset(offset).setData(data).setChunkSize(chunkSize).setTruncate(truncate);
+    for (int i = 1; i < c.getReplicasCount(); i++) {
+      q.addNext(ChunkTarget.newBuilder().setCsId(c.getReplicas(i)).setAddress(c.getReplicaAddresses(i)));
+    }
+    try {
+      return channels.blocking(c.getReplicaAddresses(0)).withDeadlineAfter(WRITE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+          .write(q.build());
+    } catch (StatusRuntimeException e) {
+      return ChunkWriteReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setFailedCs(c.getReplicas(0))
+          .setMessage("cs=" + c.getReplicas(0) + " at " + c.getReplicaAddresses(0) + ": " + e.getStatus()).build();
+    }
+  }
+
+  /**
+   * Drops the failed CS: the MDS records the shorter chain at version+1, then every survivor is
+   * moved to that version before data is sent again (so the dropped replica is recognisably
+   * stale). A survivor that cannot be moved is dropped in turn.
+   */
+  private ChunkInfo repair(ChunkInfo c, long chunkSize, long failed, String why) throws PcsException {
+    while (true) {
+      LOG.warn("chunk={} version={} dropping cs={} from chain {}: {}", c.getChunkId(), c.getVersion(), failed,
+          c.getReplicasList(), why);
+      List<Long> survivors = new ArrayList<>(c.getReplicasList());
+      survivors.remove(failed);
+      ChunkInfo next;
+      try {
+        next = mds.updateChunk(c.getChunkId(), c.getVersion(), c.getVersion() + 1, survivors);
+      } catch (PcsException e) {
+        if (e.code() != StatusCode.STALE_HANDLE) {
+          throw e;
+        }
+        return chunks.refresh(c.getIno(), c.getIndex()); // someone else changed the chain first
+      }
+      chunks.put(next);
+      long notMoved = 0;
+      for (int i = 0; i < next.getReplicasCount() && notMoved == 0; i++) {
+        ChunkReply r;
+        try {
+          r = channels.blocking(next.getReplicaAddresses(i)).withDeadlineAfter(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+              .setVersion(SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
+                  .setVersion(c.getVersion()).setNewVersion(next.getVersion()).setChunkSize(chunkSize).build());
+        } catch (StatusRuntimeException e) {
+          r = ChunkReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setMessage(e.getStatus().toString()).build();
+        }
+        if (r.getStatus() != StatusCode.OK) {
+          notMoved = next.getReplicas(i);
+          why = "set-version failed: " + r.getStatus() + " " + r.getMessage();
+        }
+      }
+      if (notMoved == 0) {
+        return next;
+      }
+      c = next;
+      failed = notMoved;
+    }
+  }
+
+  // ------------------------------------------------------------------ read
+
+  /** Reads len bytes of the chunk at offset; a chunk never written reads as zeros. */
+  byte[] read(long ino, long index, long offset, int len) throws PcsException {
+    ChunkInfo c = chunks.forRead(ino, index);
+    StringBuilder errors = new StringBuilder();
+    for (int round = 0; round < 3; round++) {
+      if (c.getChunkId() == 0) {
+        return new byte[len];
+      }
+      boolean stale = false;
+      for (int i : order(c)) {
+        ChunkReadReply r;
+        try {
+          r = channels.blocking(c.getReplicaAddresses(i)).withDeadlineAfter(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+              .read(ChunkReadRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
+                  .setVersion(c.getVersion()).setOffset(offset).setLength(len).build());
+        } catch (StatusRuntimeException e) {
+          errors.append(" cs=").append(c.getReplicas(i)).append(": ").append(e.getStatus().getCode());
+          continue;
+        }
+        if (r.getStatus() == StatusCode.OK) {
+          return r.getData().toByteArray();
+        }
+        errors.append(" cs=").append(c.getReplicas(i)).append(": ").append(r.getStatus()).append(' ')
+            .append(r.getMessage());
+        if (r.getStatus() == StatusCode.STALE_VERSION && r.getCurrentVersion() > c.getVersion()) {
+          stale = true; // our map is old; a checksum error or a lagging replica just means: next one
+          break;
+        }
+        LOG.warn("chunk={} version={} read from cs={} failed: {} {}; trying the next replica", c.getChunkId(),
+            c.getVersion(), c.getReplicas(i), r.getStatus(), r.getMessage());
+      }
+      c = chunks.refresh(ino, index);
+      if (!stale && round > 0) {
+        break;
+      }
+    }
+    throw new PcsException(StatusCode.IO_ERROR, "chunk=" + c.getChunkId() + " version=" + c.getVersion()
+        + ": no replica could be read:" + errors);
+  }
+
+  /** Replica indexes, same host first, the rest rotated so that readers spread over replicas. */
+  private int[] order(ChunkInfo c) {
+    int n = c.getReplicasCount();
+    int[] out = new int[n];
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+      if (localHosts.contains(c.getReplicaHosts(i))) {
+        out[k++] = i;
+      }
+    }
+    int start = Math.floorMod(spread.getAndIncrement(), n);
+    for (int j = 0; j < n; j++) {
+      int i = (start + j) % n;
+      if (!localHosts.contains(c.getReplicaHosts(i))) {
+        out[k++] = i;
+      }
+    }
+    return out;
+  }
+}

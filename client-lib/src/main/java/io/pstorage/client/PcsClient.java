@@ -1,0 +1,165 @@
+package io.pstorage.client;
+
+import io.pstorage.common.BsList;
+import io.pstorage.common.ConfigRoot;
+import io.pstorage.common.PcsException;
+import io.pstorage.common.cs.ChunkChannels;
+import io.pstorage.common.mds.MdsClient;
+import io.pstorage.proto.FileType;
+import io.pstorage.proto.InodeAttr;
+import io.pstorage.proto.StatusCode;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The pstorage client: finds the cluster by name (its bs.list), talks to the MDS leader through
+ * failovers, and reads and writes files as chunks on the chunk servers. Thread-safe; one per
+ * process is enough. Namespace calls are on {@link #namespace()}.
+ */
+public final class PcsClient implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(PcsClient.class);
+
+  /** Tunables, with their defaults. */
+  public static final class Options {
+    /** How long an operation waits for an MDS leader (and for `min` replicas) before failing. */
+    public Duration mdsDeadline = Duration.ofSeconds(60);
+    /** Host names of this machine: replicas on these are read first. Empty = this host's names and addresses. */
+    public Set<String> localHosts = new HashSet<>();
+    /** Threads doing chunk I/O in parallel for large requests and read-ahead. */
+    public int ioThreads = 16;
+    /** Bytes read ahead of a sequential reader. */
+    public int readAhead = 8 << 20;
+  }
+
+  private final MdsClient mds;
+  private final ChunkChannels channels = new ChunkChannels();
+  private final ChunkCache chunks;
+  final ChunkIo io;
+  final ExecutorService pool;
+  final Options options;
+  private final ScheduledExecutorService renewer;
+  private final Map<Long, FileState> open = new ConcurrentHashMap<>();
+
+  /** Connects to the cluster named in /etc/pstorage/clusters/NAME/bs.list (or $PSTORAGE_CONFIG_ROOT). */
+  public static PcsClient connect(String cluster) throws IOException {
+    return new PcsClient(cluster, BsList.read(ConfigRoot.bsList(cluster)), new Options());
+  }
+
+  public PcsClient(String cluster, List<String> mdsAddresses, Options options) {
+    this.options = options;
+    this.mds = new MdsClient(cluster, mdsAddresses, options.mdsDeadline);
+    this.chunks = new ChunkCache(mds);
+    Set<String> local = options.localHosts.isEmpty() ? thisHost() : options.localHosts;
+    this.io = new ChunkIo(cluster, mds, chunks, channels, local);
+    AtomicInteger n = new AtomicInteger();
+    this.pool = Executors.newFixedThreadPool(options.ioThreads, r -> {
+      Thread t = new Thread(r, "pcs-io-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    this.renewer = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "pcs-lease-renewer");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /** Namespace operations (lookup, create, mkdir, readdir, rename, unlink, attributes...). */
+  public MdsClient namespace() {
+    return mds;
+  }
+
+  public String cluster() {
+    return mds.cluster();
+  }
+
+  /** Opens an existing regular file by path. */
+  public PcsFile open(String path) throws PcsException {
+    return open(mds.resolve(path).getIno());
+  }
+
+  /** Opens an existing regular file by inode number. */
+  public PcsFile open(long ino) throws PcsException {
+    InodeAttr a = mds.getattr(ino);
+    if (a.getType() != FileType.REGULAR) {
+      throw new PcsException(a.getType() == FileType.DIRECTORY ? StatusCode.IS_A_DIRECTORY
+          : StatusCode.INVALID_ARGUMENT, "inode " + ino + " is not a regular file");
+    }
+    FileState s = open.compute(ino, (k, st) -> {
+      if (st == null) {
+        st = new FileState(this, a);
+      } else {
+        st.refreshSize(a.getSize());
+      }
+      st.refs++;
+      return st;
+    });
+    return new PcsFile(this, s);
+  }
+
+  /** Creates (exclusive: fails if it exists) or opens a file by path; the parent must exist. */
+  public PcsFile create(String path, int mode, boolean exclusive) throws PcsException {
+    int slash = path.lastIndexOf('/');
+    InodeAttr parent = mds.resolve(slash <= 0 ? "/" : path.substring(0, slash));
+    return open(mds.create(parent.getIno(), path.substring(slash + 1), mode, exclusive).getIno());
+  }
+
+  void closed(FileState s) {
+    open.computeIfPresent(s.ino, (k, st) -> --st.refs == 0 ? null : st);
+  }
+
+  ChunkCache chunks() {
+    return chunks;
+  }
+
+  MdsClient mds() {
+    return mds;
+  }
+
+  void scheduleRenewal(Runnable r, long periodMs) {
+    renewer.schedule(r, periodMs, TimeUnit.MILLISECONDS);
+  }
+
+  private static Set<String> thisHost() {
+    Set<String> out = new HashSet<>();
+    try {
+      out.add(InetAddress.getLocalHost().getHostName());
+      for (NetworkInterface ni : NetworkInterface.networkInterfaces().toList()) {
+        ni.inetAddresses().forEach(a -> out.add(a.getHostAddress()));
+      }
+    } catch (IOException e) {
+      LOG.warn("cannot list this host's addresses ({}); replicas are read in chain order", e.toString());
+    }
+    return out;
+  }
+
+  @Override
+  public void close() {
+    for (FileState s : open.values()) {
+      try {
+        s.flush();
+        s.releaseLease();
+      } catch (PcsException e) {
+        LOG.error("ino={} not flushed at close: {}", s.ino, e.getMessage());
+      }
+    }
+    renewer.shutdownNow();
+    pool.shutdownNow();
+    channels.close();
+    mds.close();
+  }
+}

@@ -1,0 +1,34 @@
+package io.pstorage.common.cs;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.pstorage.proto.ChunkServiceGrpc;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** One gRPC channel per chunk server address, for clients and for CS-to-CS traffic. */
+public final class ChunkChannels implements AutoCloseable {
+  /** A 1 MiB payload plus its envelope. */
+  public static final int MAX_MESSAGE = (1 << 20) + (64 << 10);
+
+  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+
+  public ChunkServiceGrpc.ChunkServiceFutureStub future(String address) {
+    return ChunkServiceGrpc.newFutureStub(channel(address));
+  }
+
+  public ChunkServiceGrpc.ChunkServiceBlockingStub blocking(String address) {
+    return ChunkServiceGrpc.newBlockingStub(channel(address));
+  }
+
+  private ManagedChannel channel(String address) {
+    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+        .maxInboundMessageSize(MAX_MESSAGE).build());
+  }
+
+  @Override
+  public void close() {
+    channels.values().forEach(ManagedChannel::shutdownNow);
+    channels.clear();
+  }
+}

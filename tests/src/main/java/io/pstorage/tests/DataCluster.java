@@ -1,0 +1,160 @@
+package io.pstorage.tests;
+
+import io.pstorage.client.PcsClient;
+import io.pstorage.common.HostPort;
+import io.pstorage.common.mds.MdsClient;
+import io.pstorage.cs.CsConfig;
+import io.pstorage.cs.CsMain;
+import io.pstorage.cs.CsServer;
+import io.pstorage.mds.MdsConfig;
+import io.pstorage.proto.CsInfo;
+import io.pstorage.proto.CsState;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * A whole cluster on loopback: an in-process MDS group (member i on 127.0.0.i) and chunk servers
+ * on 127.0.0.(10+i), each its own "host" (failure domain). Chunk servers run in this JVM, or as
+ * real {@code pstorage-csd} processes that can be killed with SIGKILL.
+ */
+public final class DataCluster implements AutoCloseable {
+  private final MiniMdsCluster mds;
+  private final List<CsConfig> cs = new ArrayList<>();
+  private final boolean processes;
+  private final CsServer[] servers;
+  private final Process[] procs;
+  private final List<PcsClient> clients = new ArrayList<>();
+
+  public DataCluster(Path base, String cluster, int mdsCount, int csCount, boolean csProcesses,
+      Consumer<MdsConfig> mdsTweak, Consumer<CsConfig> csTweak) throws IOException {
+    this.mds = new MiniMdsCluster(base, cluster, mdsCount, mdsTweak);
+    this.processes = csProcesses;
+    this.servers = new CsServer[csCount];
+    this.procs = new Process[csCount];
+    for (int i = 0; i < csCount; i++) {
+      CsConfig c = new CsConfig();
+      c.cluster = cluster;
+      c.dataDir = base.resolve("cs-" + i);
+      String host = "127.0.0." + (10 + i);
+      c.address = new HostPort(host, Ports.free(host));
+      c.mds = mds.addresses();
+      c.reserveBytes = 0;
+      c.heartbeatInterval = Duration.ofMillis(300);
+      csTweak.accept(c);
+      c.validate().save();
+      cs.add(c);
+    }
+  }
+
+  public DataCluster start() throws Exception {
+    mds.start();
+    mds.awaitLeader(Duration.ofSeconds(30));
+    for (int i = 0; i < cs.size(); i++) {
+      startCs(i);
+    }
+    awaitActive(cs.size(), Duration.ofSeconds(60));
+    return this;
+  }
+
+  public void startCs(int i) throws IOException {
+    if (processes) {
+      Path dir = cs.get(i).dataDir;
+      procs[i] = JavaProcess.start(CsMain.class, "-Xmx256m -XX:+UseSerialGC", dir.resolve("cs.log"), dir.toString());
+    } else {
+      servers[i] = new CsServer(CsConfig.load(cs.get(i).dataDir)).start();
+    }
+  }
+
+  /** SIGKILL for a process; for an in-process CS, an abrupt stop of its server. */
+  public void killCs(int i) throws Exception {
+    if (procs[i] != null) {
+      procs[i].destroyForcibly();
+      procs[i].waitFor(10, TimeUnit.SECONDS);
+      procs[i] = null;
+    }
+    if (servers[i] != null) {
+      servers[i].close();
+      servers[i] = null;
+    }
+  }
+
+  /** Waits until exactly n chunk servers are active on the leader (a killed one has gone inactive). */
+  public void awaitActive(int n, Duration timeout) throws Exception {
+    long end = System.nanoTime() + timeout.toNanos();
+    try (MdsClient c = new MdsClient(mds.clusterName(), mds.addresses(), Duration.ofSeconds(10))) {
+      while (true) {
+        long active = c.clusterStatus().getCsList().stream()
+            .filter(x -> x.getState() == CsState.ACTIVE && x.getLastHeartbeatMsAgo() < 2000).count();
+        if (active == n) {
+          return;
+        }
+        if (System.nanoTime() > end) {
+          throw new IllegalStateException(active + " of " + n + " chunk servers active after " + timeout);
+        }
+        Thread.sleep(100);
+      }
+    }
+  }
+
+  public List<CsInfo> csList() throws Exception {
+    try (MdsClient c = new MdsClient(mds.clusterName(), mds.addresses(), Duration.ofSeconds(10))) {
+      return c.clusterStatus().getCsList();
+    }
+  }
+
+  public PcsClient client() {
+    return client(new PcsClient.Options());
+  }
+
+  public PcsClient client(PcsClient.Options o) {
+    PcsClient c = new PcsClient(mds.clusterName(), mds.addresses(), o);
+    synchronized (clients) {
+      clients.add(c);
+    }
+    return c;
+  }
+
+  public MiniMdsCluster mds() {
+    return mds;
+  }
+
+  public CsConfig cs(int i) {
+    return cs.get(i);
+  }
+
+  public int csCount() {
+    return cs.size();
+  }
+
+  /** Index of the chunk server with this address. */
+  public int csIndex(String address) {
+    for (int i = 0; i < cs.size(); i++) {
+      if (cs.get(i).address.toString().equals(address)) {
+        return i;
+      }
+    }
+    throw new IllegalArgumentException("no chunk server at " + address);
+  }
+
+  /** Stops everything; directories stay, so {@link #start()} brings the same cluster back. */
+  public void stopAll() throws Exception {
+    synchronized (clients) {
+      clients.forEach(PcsClient::close);
+      clients.clear();
+    }
+    for (int i = 0; i < cs.size(); i++) {
+      killCs(i);
+    }
+    mds.close();
+  }
+
+  @Override
+  public void close() throws Exception {
+    stopAll();
+  }
+}

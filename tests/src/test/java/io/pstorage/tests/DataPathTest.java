@@ -1,0 +1,351 @@
+package io.pstorage.tests;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.google.protobuf.ByteString;
+import io.pstorage.client.PcsClient;
+import io.pstorage.client.PcsFile;
+import io.pstorage.common.PcsException;
+import io.pstorage.common.cs.ChunkChannels;
+import io.pstorage.common.mds.MdsClient;
+import io.pstorage.proto.ChunkInfo;
+import io.pstorage.proto.ChunkReadReply;
+import io.pstorage.proto.ChunkReadRequest;
+import io.pstorage.proto.ChunkReply;
+import io.pstorage.proto.ChunkTarget;
+import io.pstorage.proto.ChunkWriteReply;
+import io.pstorage.proto.ChunkWriteRequest;
+import io.pstorage.proto.CopyChunkRequest;
+import io.pstorage.proto.Event;
+import io.pstorage.proto.PcsAttrsChange;
+import io.pstorage.proto.StatusCode;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The data path over a real cluster: 3 MDS (Ratis + RocksDB) and 4 chunk servers on loopback. */
+class DataPathTest {
+  static final int CHUNK = 256 << 10;
+
+  static DataCluster cluster(Path dir, boolean csProcesses, long csLimit) throws Exception {
+    DataCluster c = new DataCluster(dir, "data", 3, 4, csProcesses, m -> m.csInactiveAfter = Duration.ofSeconds(1),
+        cs -> cs.limitBytes = csLimit).start();
+    try (MdsClient m = new MdsClient("data", c.mds().addresses(), Duration.ofSeconds(30))) {
+      m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(CHUNK).setReplicasNorm(3)
+          .setReplicasMin(2).build(), false);
+    }
+    return c;
+  }
+
+  /** Random writes at random offsets and sizes, crossing chunk boundaries, into a file and a model. */
+  static byte[] scribble(PcsFile f, long seed, int fileSize, int writes) throws PcsException {
+    byte[] model = new byte[fileSize];
+    Random rnd = new Random(seed);
+    int end = 0;
+    for (int i = 0; i < writes; i++) {
+      int off = rnd.nextInt(fileSize - 1);
+      int len = 1 + rnd.nextInt(Math.min(fileSize - off, rnd.nextBoolean() ? 5000 : 3 * CHUNK));
+      byte[] d = new byte[len];
+      rnd.nextBytes(d);
+      f.write(off, d);
+      System.arraycopy(d, 0, model, off, len);
+      end = Math.max(end, off + len);
+    }
+    return Arrays.copyOf(model, end);
+  }
+
+  /** Every replica of every chunk of the file: same version as the MDS says, identical bytes. */
+  static void assertReplicasAgree(MdsClient m, long ino, int expectReplicas) throws Exception {
+    try (ChunkChannels ch = new ChunkChannels()) {
+      List<ChunkInfo> chunks = m.chunks(ino, 0, 1000);
+      assertFalse(chunks.isEmpty());
+      for (ChunkInfo c : chunks) {
+        assertEquals(expectReplicas, c.getReplicasCount(), "replicas of chunk " + c.getChunkId());
+        ByteString first = null;
+        for (String addr : c.getReplicaAddressesList()) {
+          ChunkReadReply r = ch.blocking(addr).read(ChunkReadRequest.newBuilder().setCluster("data")
+              .setChunkId(c.getChunkId()).setVersion(c.getVersion()).setOffset(0).setLength(CHUNK).build());
+          assertEquals(StatusCode.OK, r.getStatus(), addr + ": " + r.getMessage());
+          assertEquals(c.getVersion(), r.getCurrentVersion());
+          if (first == null) {
+            first = r.getData();
+          } else {
+            assertEquals(first, r.getData(), "replica at " + addr + " of chunk " + c.getChunkId() + " differs");
+          }
+        }
+      }
+    }
+  }
+
+  static List<Path> chunkFiles(DataCluster c) throws Exception {
+    List<Path> out = new java.util.ArrayList<>();
+    for (int i = 0; i < c.csCount(); i++) {
+      try (Stream<Path> s = Files.walk(c.cs(i).dataDir.resolve("chunks"))) {
+        s.filter(p -> p.toString().endsWith(".chunk")).forEach(out::add);
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void randomWritesReadBackOnEveryReplicaAndSurviveARestart(@TempDir Path dir) throws Exception {
+    byte[] model;
+    long ino;
+    try (DataCluster c = cluster(dir, false, 0)) {
+      PcsClient client = c.client();
+      try (PcsFile f = client.create("/random.bin", 0644, true)) {
+        ino = f.ino();
+        model = scribble(f, 42, 3 * CHUNK + 12345, 60);
+        assertArrayEquals(model, f.read(0, model.length + 1000), "read back through the writer's handle");
+        Random rnd = new Random(3);
+        for (int i = 0; i < 50; i++) {
+          int off = rnd.nextInt(model.length), len = rnd.nextInt(2 * CHUNK);
+          byte[] got = f.read(off, len);
+          assertArrayEquals(Arrays.copyOfRange(model, off, Math.min(model.length, off + len)), got, "at " + off);
+        }
+      }
+      assertEquals(model.length, client.namespace().getattr(ino).getSize(), "close published the size");
+      try (PcsClient other = c.client(); PcsFile f = other.open("/random.bin")) {
+        assertArrayEquals(model, f.read(0, model.length), "another client reads the same bytes");
+      }
+      assertReplicasAgree(client.namespace(), ino, 3);
+      c.stopAll();
+      c.start();
+      try (PcsClient after = c.client(); PcsFile f = after.open("/random.bin")) {
+        assertArrayEquals(model, f.read(0, model.length), "the file survives a restart of the whole cluster");
+        assertReplicasAgree(after.namespace(), ino, 3);
+      }
+    }
+  }
+
+  @Test
+  void csKilledDuringWritesDoesNotFailTheWriter(@TempDir Path dir) throws Exception {
+    try (DataCluster c = cluster(dir, true, 0)) {
+      PcsClient client = c.client();
+      byte[] block = new byte[200_000];
+      byte[] model = new byte[40 * block.length];
+      Random rnd = new Random(5);
+      long ino;
+      ChunkInfo hit = null;
+      try (PcsFile f = client.create("/stream.bin", 0644, true)) {
+        ino = f.ino();
+        for (int i = 0; i < 40; i++) {
+          rnd.nextBytes(block);
+          if (i == 12) {
+            // kill -9 a CS in the chain of the chunk being written, between two writes
+            hit = client.namespace().chunks(ino, (long) i * block.length / CHUNK, 1).get(0);
+            c.killCs(c.csIndex(hit.getReplicaAddresses(1)));
+            c.awaitActive(3, Duration.ofSeconds(10));
+          }
+          if (i == 20) {
+            // ... and one in the middle of a write (the write is in flight while it dies)
+            ChunkInfo cur = client.namespace().chunks(ino, (long) i * block.length / CHUNK, 1).get(0);
+            int idx = c.csIndex(cur.getReplicaAddresses(0));
+            byte[] d = block.clone();
+            Thread killer = new Thread(() -> {
+              try {
+                Thread.sleep(2);
+                c.killCs(idx);
+              } catch (Exception e) {
+                throw new RuntimeException(e);
+              }
+            });
+            killer.start();
+            f.write((long) i * block.length, d);
+            killer.join();
+            System.arraycopy(d, 0, model, i * block.length, block.length);
+            continue;
+          }
+          f.write((long) i * block.length, block);
+          System.arraycopy(block, 0, model, i * block.length, block.length);
+        }
+      }
+      try (PcsClient reader = c.client(); PcsFile f = reader.open(ino)) {
+        assertArrayEquals(model, f.read(0, model.length), "every acknowledged write reads back");
+      }
+      // chunks written after the failures live on the 2 survivors, at a bumped version
+      for (ChunkInfo ci : client.namespace().chunks(ino, 0, 1000)) {
+        assertTrue(ci.getReplicasCount() >= 2, "chunk " + ci.getChunkId() + " kept min replicas");
+      }
+      ChunkInfo last = client.namespace().chunks(ino, hit.getIndex(), 1).get(0);
+      assertEquals(2, last.getReplicasCount());
+      assertFalse(last.getReplicasList().contains(hit.getReplicas(1)), "the dead CS left the chain");
+      assertTrue(last.getVersion() > hit.getVersion(), "the chain repair bumped the version");
+      // a writer with the old version is refused as stale (by whichever survivor is still running)
+      int refused = 0;
+      try (ChunkChannels ch = new ChunkChannels()) {
+        for (String addr : last.getReplicaAddressesList()) {
+          try {
+            ChunkWriteReply r = ch.blocking(addr).write(ChunkWriteRequest.newBuilder().setCluster("data")
+                .setChunkId(last.getChunkId()).setVersion(hit.getVersion()).setOffset(0).setChunkSize(CHUNK)
+                .setData(ByteString.copyFromUtf8("stale")).build());
+            assertEquals(StatusCode.STALE_VERSION, r.getStatus(), r.getMessage());
+            refused++;
+          } catch (io.grpc.StatusRuntimeException e) {
+            assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.getStatus().getCode()); // the second CS we killed
+          }
+        }
+      }
+      assertTrue(refused > 0, "no surviving replica answered");
+    }
+  }
+
+  @Test
+  void flippedByteOnDiskIsDetectedAndTheReadSucceedsFromAnotherReplica(@TempDir Path dir) throws Exception {
+    try (DataCluster c = cluster(dir, false, 0)) {
+      PcsClient client = c.client();
+      byte[] data = new byte[CHUNK];
+      ChunkInfo ci = writeOneChunk(client, "/flip.bin", data, 9);
+      long ino = ci.getIno();
+      String bad = ci.getReplicaAddresses(0);
+      Path file;
+      try (Stream<Path> s = Files.walk(c.cs(c.csIndex(bad)).dataDir.resolve("chunks"))) {
+        file = s.filter(p -> p.getFileName().toString().equals(Long.toHexString(ci.getChunkId()) + ".chunk"))
+            .findFirst().orElseThrow();
+      }
+      try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+        long pos = Files.size(file) - 1000;
+        raf.seek(pos);
+        int b = raf.read();
+        raf.seek(pos);
+        raf.write(b ^ 1);
+      }
+      PcsClient.Options near = new PcsClient.Options();
+      near.localHosts = Set.of(ci.getReplicaHosts(0)); // the damaged replica is read first
+      try (PcsClient reader = c.client(near); PcsFile f = reader.open(ino)) {
+        assertArrayEquals(data, f.read(0, data.length), "the read falls over to a good replica");
+      }
+      try (ChunkChannels ch = new ChunkChannels()) {
+        ChunkReadReply r = ch.blocking(bad).read(ChunkReadRequest.newBuilder().setCluster("data")
+            .setChunkId(ci.getChunkId()).setVersion(ci.getVersion()).setOffset(0).setLength(CHUNK).build());
+        assertEquals(StatusCode.CHECKSUM_MISMATCH, r.getStatus());
+        assertTrue(r.getData().isEmpty(), "no bad bytes are returned");
+      }
+      long end = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+      boolean reported = false;
+      while (!reported && System.nanoTime() < end) {
+        for (Event e : client.namespace().events(0, 1000)) {
+          reported |= e.getMessage().contains("bad replica chunk=" + ci.getChunkId());
+        }
+        Thread.sleep(200);
+      }
+      assertTrue(reported, "the CS reported the bad replica to the MDS (event log)");
+    }
+  }
+
+  @Test
+  void copyPullsAVerifiedReplicaFromAPeer(@TempDir Path dir) throws Exception {
+    try (DataCluster c = cluster(dir, false, 0)) {
+      PcsClient client = c.client();
+      byte[] data = new byte[CHUNK - 5000];
+      ChunkInfo ci = writeOneChunk(client, "/copy.bin", data, 11);
+      String spare = c.csList().stream().map(x -> x.getAddress()).filter(a -> !ci.getReplicaAddressesList().contains(a))
+          .findFirst().orElseThrow();
+      try (ChunkChannels ch = new ChunkChannels()) {
+        ChunkReply r = ch.blocking(spare).copy(CopyChunkRequest.newBuilder().setCluster("data")
+            .setChunkId(ci.getChunkId()).setVersion(ci.getVersion()).setChunkSize(CHUNK)
+            .setSource(ChunkTarget.newBuilder().setCsId(ci.getReplicas(0)).setAddress(ci.getReplicaAddresses(0))).build());
+        assertEquals(StatusCode.OK, r.getStatus(), r.getMessage());
+        assertEquals(data.length, r.getBytes());
+        ChunkReadReply got = ch.blocking(spare).read(ChunkReadRequest.newBuilder().setCluster("data")
+            .setChunkId(ci.getChunkId()).setVersion(ci.getVersion()).setOffset(0).setLength(data.length).build());
+        assertEquals(StatusCode.OK, got.getStatus(), got.getMessage());
+        assertArrayEquals(data, got.getData().toByteArray(), "the copy holds the same bytes");
+      }
+    }
+  }
+
+  @Test
+  void fullChunkServersGiveTheWriterEnospc(@TempDir Path dir) throws Exception {
+    try (DataCluster c = cluster(dir, false, 3L << 20)) {
+      PcsClient client = c.client();
+      try (PcsFile f = client.create("/big.bin", 0644, true)) {
+        byte[] mb = new byte[1 << 20];
+        PcsException e = assertThrows(PcsException.class, () -> {
+          for (int i = 0; i < 32; i++) {
+            f.write((long) i << 20, mb);
+          }
+        });
+        assertEquals(StatusCode.NO_SPACE, e.code(), e.getMessage());
+        assertEquals(28, e.errno(), "ENOSPC at the FUSE edge");
+      }
+    }
+  }
+
+  @Test
+  void truncateAndUnlinkFreeSpaceOnTheChunkServers(@TempDir Path dir) throws Exception {
+    try (DataCluster c = cluster(dir, false, 0)) {
+      PcsClient client = c.client();
+      byte[] data = new byte[8 * CHUNK];
+      new Random(13).nextBytes(data);
+      try (PcsFile f = client.create("/shrink.bin", 0644, true)) {
+        f.write(0, data);
+        assertEquals(8 * 3, chunkFiles(c).size());
+        int cut = CHUNK + 1000;
+        f.truncate(cut);
+        f.truncate(3 * CHUNK); // grow again: the cut part must read as zeros, not old bytes
+        byte[] want = new byte[3 * CHUNK];
+        System.arraycopy(data, 0, want, 0, cut);
+        assertArrayEquals(want, f.read(0, want.length));
+      }
+      try (PcsClient other = c.client(); PcsFile f = other.open("/shrink.bin")) {
+        assertEquals(3 * CHUNK, f.size());
+        byte[] got = f.read(CHUNK, CHUNK);
+        assertArrayEquals(Arrays.copyOfRange(data, CHUNK, CHUNK + 1000), Arrays.copyOf(got, 1000));
+        assertArrayEquals(new byte[CHUNK - 1000], Arrays.copyOfRange(got, 1000, CHUNK));
+      }
+      awaitChunkFiles(c, 2 * 3, "truncate deleted the chunks past the end on every CS");
+      client.namespace().unlink(MdsClient.ROOT, "shrink.bin");
+      awaitChunkFiles(c, 0, "unlink deleted every replica");
+    }
+  }
+
+  @Test
+  void oneWriterPerFileByLease(@TempDir Path dir) throws Exception {
+    try (DataCluster c = cluster(dir, false, 0)) {
+      PcsClient a = c.client(), b = c.client();
+      try (PcsFile fa = a.create("/leased.bin", 0644, true)) {
+        fa.write(0, new byte[] {1});
+        try (PcsFile fb = b.open("/leased.bin")) {
+          PcsException e = assertThrows(PcsException.class, () -> fb.write(0, new byte[] {2}));
+          assertEquals(StatusCode.BUSY, e.code(), e.getMessage());
+          fa.releaseLease();
+          fb.write(1, new byte[] {2});
+        }
+      }
+      try (PcsFile f = c.client().open("/leased.bin")) {
+        assertArrayEquals(new byte[] {1, 2}, f.read(0, 10));
+      }
+    }
+  }
+
+  /** Fills data with random bytes, writes it as a new file, and returns its first chunk. */
+  static ChunkInfo writeOneChunk(PcsClient client, String path, byte[] data, long seed) throws Exception {
+    new Random(seed).nextBytes(data);
+    try (PcsFile f = client.create(path, 0644, true)) {
+      f.write(0, data);
+      return client.namespace().chunks(f.ino(), 0, 1).get(0);
+    }
+  }
+
+  static void awaitChunkFiles(DataCluster c, int n, String what) throws Exception {
+    long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    int have = -1;
+    while (System.nanoTime() < end) {
+      have = chunkFiles(c).size();
+      if (have == n) {
+        return;
+      }
+      Thread.sleep(100);
+    }
+    fail(what + ": " + have + " chunk files, expected " + n);
+  }
+}
