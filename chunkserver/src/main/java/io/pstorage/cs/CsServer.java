@@ -1,6 +1,7 @@
 package io.pstorage.cs;
 
 import io.grpc.Server;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.pstorage.common.BsList;
 import io.pstorage.common.ConfigRoot;
@@ -54,7 +55,8 @@ public final class CsServer implements AutoCloseable {
     DataService data = new DataService(cfg.cluster, store, peers, io);
     InetSocketAddress bind = new InetSocketAddress(cfg.address.host(), cfg.address.port());
     grpc = NettyServerBuilder.forAddress(bind).executor(io).addService(new ChunkGrpcService(data))
-        .maxInboundMessageSize(ChunkChannels.MAX_MESSAGE)
+        .maxInboundMessageSize(ChunkChannels.MAX_MESSAGE).flowControlWindow(ChunkChannels.WINDOW)
+        .withChildOption(ChannelOption.TCP_NODELAY, true)
         .maxConcurrentCallsPerConnection(cfg.maxCallsPerConnection).build();
     try {
       grpc.start();

@@ -118,8 +118,12 @@ public final class PcsClient implements AutoCloseable {
     return open(mds.create(parent.getIno(), path.substring(slash + 1), mode, exclusive).getIno());
   }
 
-  void closed(FileState s) {
-    open.computeIfPresent(s.ino, (k, st) -> --st.refs == 0 ? null : st);
+  /** A handle closed; the last one of a file gives its write lease back. */
+  void closed(FileState s) throws PcsException {
+    boolean last = open.computeIfPresent(s.ino, (k, st) -> --st.refs == 0 ? null : st) == null;
+    if (last) {
+      s.releaseLease();
+    }
   }
 
   ChunkCache chunks() {

@@ -131,6 +131,11 @@ public final class DataCluster implements AutoCloseable {
     return cs.size();
   }
 
+  /** Process id of a chunk server run as a process (-1 if in-process or not running). */
+  public long csPid(int i) {
+    return procs[i] == null ? -1 : procs[i].pid();
+  }
+
   /** Index of the chunk server with this address. */
   public int csIndex(String address) {
     for (int i = 0; i < cs.size(); i++) {

@@ -1,6 +1,7 @@
 package io.pstorage.common.cs;
 
 import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.pstorage.proto.ChunkServiceGrpc;
 import java.util.Map;
@@ -10,6 +11,11 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class ChunkChannels implements AutoCloseable {
   /** A 1 MiB payload plus its envelope. */
   public static final int MAX_MESSAGE = (1 << 20) + (64 << 10);
+  /**
+   * HTTP/2 flow-control window per stream. gRPC's default (1 MiB) is smaller than one full
+   * payload, so every 1 MiB write would stall for a window update round trip.
+   */
+  public static final int WINDOW = 8 << 20;
 
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
 
@@ -23,7 +29,7 @@ public final class ChunkChannels implements AutoCloseable {
 
   private ManagedChannel channel(String address) {
     return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
-        .maxInboundMessageSize(MAX_MESSAGE).build());
+        .maxInboundMessageSize(MAX_MESSAGE).flowControlWindow(WINDOW).withOption(ChannelOption.TCP_NODELAY, true).build());
   }
 
   @Override

@@ -123,6 +123,9 @@ public final class MetadataService {
       ChunkInfo c = ChunkMap.byId(r, u.getChunkId());
       return new View(c, Namespace.inode(r, c.getIno()).getPcs().getReplicasMin());
     });
+    if (v.chunk().getVersion() != u.getExpectedVersion()) {
+      return; // the state machine answers STALE_HANDLE
+    }
     if (!new HashSet<>(v.chunk().getReplicasList()).containsAll(u.getReplicasList())) {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "chunk=" + u.getChunkId()
           + ": a chain repair may only drop replicas of " + v.chunk().getReplicasList());

@@ -1,0 +1,265 @@
+package io.pstorage.tests.bench;
+
+import io.pstorage.client.PcsClient;
+import io.pstorage.client.PcsFile;
+import io.pstorage.common.mds.MdsClient;
+import io.pstorage.proto.PcsAttrsChange;
+import io.pstorage.tests.DataCluster;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Data-path benchmark through the Java client against 1 MDS and 3 chunk server processes on
+ * loopback (data directories on the disk of --dir): sequential 1 MiB write and (cold) read,
+ * random 4 KiB write and read with 16 in flight, and latency of a durable 4 KiB write, for
+ * replicas 1, 2 and 3. Prints CPU used by the chunk servers and by this JVM (client + MDS).
+ * Run with deploy/bench-data.sh; options: --size BYTES (sequential file, default 2 GiB),
+ * --seconds N (random phases), --replicas 1,2,3, --dir DIR, --seq-inflight N.
+ */
+public final class DataBench {
+  private static final int MIB = 1 << 20;
+
+  private record Row(int replicas, String test, double value, String unit, String extra, double cpuPct, double mibps) {}
+
+  private final List<Row> rows = new ArrayList<>();
+  private DataCluster cluster;
+  private boolean dropped = true;
+
+  public static void main(String[] args) throws Exception {
+    long size = 2L << 30;
+    int seconds = 10;
+    int seqInflight = 1;
+    List<Integer> replicas = List.of(1, 2, 3);
+    Path dir = Path.of("run/bench-data");
+    for (int i = 0; i < args.length; i += 2) {
+      switch (args[i]) {
+        case "--size" -> size = Long.parseLong(args[i + 1]);
+        case "--seconds" -> seconds = Integer.parseInt(args[i + 1]);
+        case "--replicas" -> replicas = Arrays.stream(args[i + 1].split(",")).map(Integer::valueOf).toList();
+        case "--dir" -> dir = Path.of(args[i + 1]);
+        case "--seq-inflight" -> seqInflight = Integer.parseInt(args[i + 1]);
+        default -> throw new IllegalArgumentException("unknown option " + args[i]);
+      }
+    }
+    new DataBench().run(dir, size, seconds, seqInflight, replicas);
+    System.exit(0);
+  }
+
+  private void run(Path dir, long size, int seconds, int seqInflight, List<Integer> replicaCounts) throws Exception {
+    deleteTree(dir);
+    Files.createDirectories(dir);
+    cluster = new DataCluster(dir, "bench", 1, 3, true, m -> {}, cs -> cs.reserveBytes = 1L << 30).start();
+    try {
+      for (int r : replicaCounts) {
+        try (MdsClient m = new MdsClient("bench", cluster.mds().addresses(), Duration.ofSeconds(30))) {
+          m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setReplicasNorm(r).setReplicasMin(1).build(), false);
+        }
+        String name = "/seq-" + r;
+        seqWrite(r, name, size, seqInflight);
+        seqRead(r, name, size);
+        random(r, name, size, seconds, true);
+        random(r, name, size, seconds, false);
+        syncLatency(r);
+        try (PcsClient c = cluster.client()) {
+          c.namespace().unlink(MdsClient.ROOT, name.substring(1));
+          c.namespace().unlink(MdsClient.ROOT, "sync-" + r);
+        }
+      }
+    } finally {
+      cluster.close();
+    }
+    print(size, seqInflight);
+  }
+
+  private void seqWrite(int r, String name, long size, int inflight) throws Exception {
+    try (PcsClient c = cluster.client(); PcsFile f = c.create(name, 0644, true)) {
+      byte[] buf = new byte[MIB];
+      new Random(r).nextBytes(buf);
+      AtomicLong next = new AtomicLong();
+      Cpu cpu = Cpu.start(cluster);
+      long t0 = System.nanoTime();
+      parallel(inflight, () -> {
+        for (long off; (off = next.getAndAdd(MIB)) < size; ) {
+          f.write(off, buf);
+        }
+      });
+      f.fsync();
+      double s = (System.nanoTime() - t0) / 1e9;
+      double mibps = size / (double) MIB / s;
+      add(r, "seq write 1M (qd" + inflight + ")", mibps, "MiB/s", "", cpu.stop(s), mibps);
+    }
+  }
+
+  private void seqRead(int r, String name, long size) throws Exception {
+    dropCaches();
+    try (PcsClient c = cluster.client(); PcsFile f = c.open(name)) {
+      byte[] buf = new byte[MIB];
+      Cpu cpu = Cpu.start(cluster);
+      long t0 = System.nanoTime();
+      for (long off = 0; off < size; off += MIB) {
+        if (f.read(off, buf, 0, MIB) != MIB) {
+          throw new IllegalStateException("short read at " + off);
+        }
+      }
+      double s = (System.nanoTime() - t0) / 1e9;
+      double mibps = size / (double) MIB / s;
+      add(r, "seq read 1M (cold)", mibps, "MiB/s", "", cpu.stop(s), mibps);
+    }
+  }
+
+  private void random(int r, String name, long size, int seconds, boolean write) throws Exception {
+    if (!write) {
+      dropCaches();
+    }
+    try (PcsClient c = cluster.client(); PcsFile f = c.open(name)) {
+      long blocks = size / 4096;
+      long end = System.nanoTime() + seconds * 1_000_000_000L;
+      List<long[]> lat = new ArrayList<>();
+      Cpu cpu = Cpu.start(cluster);
+      long t0 = System.nanoTime();
+      parallel(16, () -> {
+        byte[] b = new byte[4096];
+        ThreadLocalRandom rnd = ThreadLocalRandom.current();
+        long[] mine = new long[2_000_000];
+        int n = 0;
+        while (System.nanoTime() < end && n < mine.length) {
+          long off = rnd.nextLong(blocks) * 4096;
+          long s0 = System.nanoTime();
+          if (write) {
+            f.write(off, b);
+          } else {
+            f.read(off, b, 0, 4096);
+          }
+          mine[n++] = System.nanoTime() - s0;
+        }
+        synchronized (lat) {
+          lat.add(Arrays.copyOf(mine, n));
+        }
+      });
+      double s = (System.nanoTime() - t0) / 1e9;
+      long[] all = lat.stream().flatMapToLong(Arrays::stream).sorted().toArray();
+      double iops = all.length / s;
+      add(r, "rand " + (write ? "write" : "read") + " 4k qd16", iops, "IOPS",
+          String.format(Locale.ROOT, "p99 %.2f ms", pct(all, 0.99) / 1e6), cpu.stop(s), iops * 4096 / MIB);
+    }
+  }
+
+  private void syncLatency(int r) throws Exception {
+    try (PcsClient c = cluster.client(); PcsFile f = c.create("/sync-" + r, 0644, true)) {
+      byte[] b = new byte[4096];
+      int n = 2000;
+      long[] lat = new long[n];
+      Cpu cpu = Cpu.start(cluster);
+      long t0 = System.nanoTime();
+      for (int i = 0; i < n; i++) {
+        long s0 = System.nanoTime();
+        f.write((long) i * 4096, b); // returns once every replica has it on stable storage
+        lat[i] = System.nanoTime() - s0;
+      }
+      double s = (System.nanoTime() - t0) / 1e9;
+      Arrays.sort(lat);
+      add(r, "sync write 4k (qd1)", pct(lat, 0.5) / 1e3, "us p50",
+          String.format(Locale.ROOT, "p99 %.0f us, %.0f IOPS", pct(lat, 0.99) / 1e3, n / s), cpu.stop(s), n * 4096.0 / MIB / s);
+    }
+  }
+
+  private void add(int r, String test, double v, String unit, String extra, double cpuPct, double mibps) {
+    Row row = new Row(r, test, v, unit, extra, cpuPct, mibps);
+    rows.add(row);
+    System.err.printf(Locale.ROOT, "replicas=%d %s: %.1f %s %s cpu=%.0f%%%n", r, test, v, unit, extra, cpuPct);
+  }
+
+  private void print(long size, int seqInflight) {
+    System.out.printf(Locale.ROOT, "%nData path: Java client -> 3 chunk server processes + 1 MDS on loopback, "
+        + "%d MiB sequential file%s%n%n", size / MIB, dropped ? "" : " (drop_caches NOT permitted: reads may be warm)");
+    System.out.printf("%-8s %-24s %10s %-7s %-24s %9s %14s%n", "REPLICAS", "TEST", "RESULT", "UNIT", "", "CPU%",
+        "CPU%/100MiB/s");
+    for (Row r : rows) {
+      System.out.printf(Locale.ROOT, "%-8d %-24s %10.1f %-7s %-24s %9.0f %14.0f%n", r.replicas(), r.test(), r.value(),
+          r.unit(), r.extra(), r.cpuPct(), r.mibps() > 0 ? r.cpuPct() / r.mibps() * 100 : 0);
+    }
+    System.out.println("\nCPU% = % of one core, summed over the chunk server processes and this JVM (client + MDS).");
+  }
+
+  private void dropCaches() {
+    try {
+      new ProcessBuilder("sync").start().waitFor();
+      Files.writeString(Path.of("/proc/sys/vm/drop_caches"), "3");
+    } catch (Exception e) {
+      dropped = false;
+    }
+  }
+
+  private interface Job {
+    void run() throws Exception;
+  }
+
+  private static void parallel(int n, Job job) throws Exception {
+    List<Thread> ts = new ArrayList<>();
+    List<Exception> errs = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      Thread t = new Thread(() -> {
+        try {
+          job.run();
+        } catch (Exception e) {
+          synchronized (errs) {
+            errs.add(e);
+          }
+        }
+      });
+      t.start();
+      ts.add(t);
+    }
+    for (Thread t : ts) {
+      t.join();
+    }
+    if (!errs.isEmpty()) {
+      throw errs.get(0);
+    }
+  }
+
+  private static double pct(long[] sorted, double p) {
+    return sorted.length == 0 ? 0 : sorted[Math.min(sorted.length - 1, (int) (sorted.length * p))];
+  }
+
+  private static void deleteTree(Path p) throws Exception {
+    if (Files.exists(p)) {
+      try (var s = Files.walk(p)) {
+        for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.delete(x);
+        }
+      }
+    }
+  }
+
+  /** CPU time of the chunk server processes and this JVM over a phase. */
+  private record Cpu(DataCluster c, long startTicks) {
+    static Cpu start(DataCluster c) {
+      return new Cpu(c, ticks(c));
+    }
+
+    /** Percent of one core used since start, over wall seconds s. */
+    double stop(double s) {
+      return (ticks(c) - startTicks) / 1e7 / s; // ticks in ns here: ns / 1e9 / s * 100
+    }
+
+    static long ticks(DataCluster c) {
+      long ns = ProcessHandle.current().info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
+      for (int i = 0; i < c.csCount(); i++) {
+        long pid = c.csPid(i);
+        if (pid > 0) {
+          ns += ProcessHandle.of(pid).flatMap(h -> h.info().totalCpuDuration()).map(Duration::toNanos).orElse(0L);
+        }
+      }
+      return ns;
+    }
+  }
+}
