@@ -123,8 +123,8 @@ public final class MetadataService {
       ChunkInfo c = ChunkMap.byId(r, u.getChunkId());
       return new View(c, Namespace.inode(r, c.getIno()).getPcs().getReplicasMin());
     });
-    if (v.chunk().getVersion() != u.getExpectedVersion()) {
-      return; // the state machine answers STALE_HANDLE
+    if (v.chunk().getVersion() != u.getExpectedVersion() || u.getNewVersion() <= u.getExpectedVersion()) {
+      return; // the state machine answers STALE_HANDLE / INVALID_ARGUMENT
     }
     if (!new HashSet<>(v.chunk().getReplicasList()).containsAll(u.getReplicasList())) {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "chunk=" + u.getChunkId()
