@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  */
 final class ChunkIo {
   private static final Logger LOG = LoggerFactory.getLogger(ChunkIo.class);
-  static final int MAX_PIECE = 1 << 20;
+  static final int MAX_PIECE = ChunkChannels.MAX_PAYLOAD;
   /** The head waits up to 10 s per hop; a chain of 3 answers within this. */
   private static final long WRITE_TIMEOUT_MS = 40_000;
   private static final long READ_TIMEOUT_MS = 10_000;

@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -72,11 +71,8 @@ public final class DataCluster implements AutoCloseable {
 
   /** SIGKILL for a process; for an in-process CS, an abrupt stop of its server. */
   public void killCs(int i) throws Exception {
-    if (procs[i] != null) {
-      procs[i].destroyForcibly();
-      procs[i].waitFor(10, TimeUnit.SECONDS);
-      procs[i] = null;
-    }
+    JavaProcess.kill(procs[i]);
+    procs[i] = null;
     if (servers[i] != null) {
       servers[i].close();
       servers[i] = null;

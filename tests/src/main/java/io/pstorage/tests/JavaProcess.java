@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /** Starts a daemon's main class in its own JVM with this JVM's classpath, logging to a file. */
 final class JavaProcess {
@@ -17,5 +18,13 @@ final class JavaProcess {
     cmd.addAll(List.of(args));
     return new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+  }
+
+  /** SIGKILL: no shutdown hook, no flush, like a power cut of the process; waits for it to go. */
+  static void kill(Process p) throws InterruptedException {
+    if (p != null) {
+      p.destroyForcibly();
+      p.waitFor(10, TimeUnit.SECONDS);
+    }
   }
 }

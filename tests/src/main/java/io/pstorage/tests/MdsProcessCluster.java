@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * An MDS group of real {@code pstorage-mdsd} processes (one JVM each) on 127.0.0.i, so that
@@ -47,11 +46,8 @@ public final class MdsProcessCluster implements AutoCloseable {
 
   /** SIGKILL: no shutdown hook, no flush, like a power cut of the process. */
   public void kill(int i) throws InterruptedException {
-    if (procs[i] != null) {
-      procs[i].destroyForcibly();
-      procs[i].waitFor(10, TimeUnit.SECONDS);
-      procs[i] = null;
-    }
+    JavaProcess.kill(procs[i]);
+    procs[i] = null;
   }
 
   public boolean running(int i) {

@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class DataService {
   private static final Logger LOG = LoggerFactory.getLogger(DataService.class);
-  public static final int MAX_IO = 1 << 20;
+  private static final int MAX_IO = ChunkChannels.MAX_PAYLOAD;
   /** How long a CS waits for the rest of the chain before blaming its successor. */
   private static final long FORWARD_TIMEOUT_MS = 10_000;
 

@@ -45,7 +45,7 @@ public final class ChunkFile implements AutoCloseable {
     this.chunkId = chunkId;
     this.version = version;
     this.chunkSize = chunkSize;
-    this.dataStart = HEADER + roundUp(chunkSize / BLOCK * 4, BLOCK);
+    this.dataStart = overhead(chunkSize);
     this.length = Math.max(0, ch.size() - dataStart);
   }
 
@@ -99,6 +99,11 @@ public final class ChunkFile implements AutoCloseable {
     return length;
   }
 
+  /** Bytes before the data: header and checksum table, for a chunk of chunkSize. */
+  static long overhead(long chunkSize) {
+    return HEADER + roundUp(chunkSize / BLOCK * 4, BLOCK);
+  }
+
   /** Bytes this replica takes on disk (header, checksums, data), for space accounting. */
   public long footprint() {
     return dataStart + length;
@@ -133,22 +138,27 @@ public final class ChunkFile implements AutoCloseable {
     try {
       long newLength = Math.max(length, offset + len);
       int span = (int) ((last - first + 1) * BLOCK);
-      byte[] buf = new byte[span];
       long base = first * BLOCK;
-      if (offset != base) {
-        readVerifiedBlock(first, buf, 0);
+      // Whole blocks are written from the caller's array; partial ones are merged in a copy.
+      boolean whole = offset == base && len == span;
+      byte[] buf = whole ? data : new byte[span];
+      int at = whole ? off : 0;
+      if (!whole) {
+        if (offset != base) {
+          readVerifiedBlock(first, buf, 0);
+        }
+        if ((offset + len) % BLOCK != 0 && (last != first || offset == base)) {
+          readVerifiedBlock(last, buf, span - BLOCK);
+        }
+        System.arraycopy(data, off, buf, (int) (offset - base), len);
       }
-      if ((offset + len) % BLOCK != 0 && (last != first || offset == base)) {
-        readVerifiedBlock(last, buf, span - BLOCK);
-      }
-      System.arraycopy(data, off, buf, (int) (offset - base), len);
       ByteBuffer crcs = ByteBuffer.allocate((int) (last - first + 1) * 4).order(ByteOrder.LITTLE_ENDIAN);
       for (int b = 0; b < span; b += BLOCK) {
-        crcs.putInt(crc(buf, b, BLOCK));
+        crcs.putInt(crc(buf, at + b, BLOCK));
       }
       crcs.flip();
       // Only up to the new length: the file's size is the chunk's length.
-      writeFully(ByteBuffer.wrap(buf, 0, (int) (Math.min(base + span, newLength) - base)), dataStart + base);
+      writeFully(ByteBuffer.wrap(buf, at, (int) (Math.min(base + span, newLength) - base)), dataStart + base);
       writeFully(crcs, HEADER + first * 4);
       length = newLength;
     } finally {

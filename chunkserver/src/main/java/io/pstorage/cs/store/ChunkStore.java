@@ -28,6 +28,7 @@ import org.slf4j.LoggerFactory;
 public final class ChunkStore implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ChunkStore.class);
   private static final String SUFFIX = ".chunk";
+  private static final String COPY_SUFFIX = SUFFIX + ".copy";
 
   private final Path root;
   private final FileStore disk;
@@ -48,8 +49,14 @@ public final class ChunkStore implements AutoCloseable {
 
   private void load() throws IOException {
     int bad = 0;
+    List<Path> files;
     try (Stream<Path> s = Files.walk(root, 2)) {
-      for (Path p : s.filter(p -> p.toString().endsWith(SUFFIX)).toList()) {
+      files = s.filter(Files::isRegularFile).toList();
+    }
+    for (Path p : files) {
+      if (p.toString().endsWith(COPY_SUFFIX)) {
+        Files.delete(p); // an interrupted copy; the MDS will ask again
+      } else if (p.toString().endsWith(SUFFIX)) {
         try {
           ChunkFile f = ChunkFile.open(p);
           chunks.put(f.chunkId(), f);
@@ -57,11 +64,6 @@ public final class ChunkStore implements AutoCloseable {
         } catch (IOException e) {
           bad++;
           LOG.error("unreadable chunk file {}: {} (left in place, not reported)", p, e.getMessage());
-        }
-      }
-      try (Stream<Path> t = Files.walk(root, 2)) {
-        for (Path p : t.filter(p -> p.toString().endsWith(".copy")).toList()) {
-          Files.delete(p); // an interrupted copy; the MDS will ask again
         }
       }
     }
@@ -81,7 +83,7 @@ public final class ChunkStore implements AutoCloseable {
     synchronized (this) {
       f = chunks.get(chunkId);
       if (f == null) {
-        reserve(ChunkFile.HEADER + chunkSize / ChunkFile.BLOCK * 4);
+        reserve(ChunkFile.overhead(chunkSize));
         Path p = path(chunkId);
         Files.createDirectories(p.getParent());
         f = ChunkFile.create(p, chunkId, version, chunkSize);
@@ -164,7 +166,7 @@ public final class ChunkStore implements AutoCloseable {
 
   /** Where a copy being pulled from a peer is written until it is complete. */
   public Path copyPath(long chunkId) throws IOException {
-    Path p = root.resolve(String.format("%02x/%x%s.copy", chunkId & 0xff, chunkId, SUFFIX));
+    Path p = root.resolve(String.format("%02x/%x%s", chunkId & 0xff, chunkId, COPY_SUFFIX));
     Files.createDirectories(p.getParent());
     return p;
   }

@@ -9,8 +9,10 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /** One gRPC channel per chunk server address, for clients and for CS-to-CS traffic. */
 public final class ChunkChannels implements AutoCloseable {
-  /** A 1 MiB payload plus its envelope. */
-  public static final int MAX_MESSAGE = (1 << 20) + (64 << 10);
+  /** Largest data payload of one read or write; larger requests are split by the client. */
+  public static final int MAX_PAYLOAD = 1 << 20;
+  /** A full payload plus its envelope. */
+  public static final int MAX_MESSAGE = MAX_PAYLOAD + (64 << 10);
   /**
    * HTTP/2 flow-control window per stream. gRPC's default (1 MiB) is smaller than one full
    * payload, so every 1 MiB write would stall for a window update round trip.
