@@ -9,6 +9,10 @@ import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
+import io.pstorage.cli.setup.AuthNodeCommand;
+import io.pstorage.cli.setup.MakeCsCommand;
+import io.pstorage.cli.setup.MakeMdsCommand;
+import io.pstorage.cli.setup.RmMdsCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -16,7 +20,8 @@ import picocli.CommandLine.Option;
 /** The {@code pstorage} admin command. */
 @Command(name = "pstorage", mixinStandardHelpOptions = true, version = "pstorage 0.1.0",
     description = "Administer a pstorage cluster.",
-    subcommands = {StatCommand.class, EventsCommand.class, AttrCommands.Get.class, AttrCommands.Set.class},
+    subcommands = {MakeMdsCommand.class, AuthNodeCommand.class, MakeCsCommand.class, RmMdsCommand.class,
+        StatCommand.class, EventsCommand.class, AttrCommands.Get.class, AttrCommands.Set.class},
     footer = {"", "Configuration is read from " + ConfigRoot.DEFAULT + "/clusters/NAME/ (set "
         + ConfigRoot.ENV + " to use another root)."})
 public final class Pstorage implements Callable<Integer> {
@@ -33,7 +38,11 @@ public final class Pstorage implements Callable<Integer> {
     throw new CommandLine.ParameterException(new CommandLine(this), "missing command: see pstorage --help");
   }
 
-  MdsClient connect() throws Exception {
+  public String cluster() {
+    return cluster;
+  }
+
+  public MdsClient connect() throws Exception {
     ClusterName.validate(cluster);
     List<String> mds = BsList.read(ConfigRoot.bsList(cluster));
     return new MdsClient(cluster, mds, Duration.ofSeconds(timeoutSeconds));

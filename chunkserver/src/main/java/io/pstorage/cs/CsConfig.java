@@ -26,6 +26,8 @@ public final class CsConfig {
   public String uuid = UUID.randomUUID().toString();
   /** Address the data service listens on and that the MDS hands to clients. */
   public HostPort address;
+  /** This host's credentials for the cluster (CA, host certificate and key); null = the config root's. */
+  public Path credentialsDir;
   /** MDS client addresses (host:port); empty = the cluster's bs.list. */
   public List<String> mds = new ArrayList<>();
   /** Failure domains; host defaults to the address's host. */
@@ -40,6 +42,10 @@ public final class CsConfig {
   public int ioThreads = 16;
   /** Concurrent requests per connection; with the 1 MiB payload cap this bounds memory. */
   public int maxCallsPerConnection = 64;
+
+  public Path credentials() {
+    return credentialsDir != null ? credentialsDir : io.pstorage.common.ConfigRoot.clusterDir(cluster);
+  }
 
   public CsConfig validate() throws PcsException {
     ClusterName.validate(cluster);
@@ -70,6 +76,8 @@ public final class CsConfig {
         c.mds.add(s.trim());
       }
     }
+    String cred = p.getProperty("credentials.dir", "");
+    c.credentialsDir = cred.isEmpty() ? null : Path.of(cred);
     c.host = p.getProperty("host", "");
     c.rack = p.getProperty("rack", c.rack);
     c.row = p.getProperty("row", c.row);
@@ -89,6 +97,9 @@ public final class CsConfig {
     p.setProperty("uuid", uuid);
     p.setProperty("address", address.toString());
     p.setProperty("mds", String.join(",", mds));
+    if (credentialsDir != null) {
+      p.setProperty("credentials.dir", credentialsDir.toString());
+    }
     p.setProperty("host", host == null ? "" : host);
     p.setProperty("rack", rack);
     p.setProperty("row", row);

@@ -2,11 +2,11 @@ package io.pstorage.cs;
 
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.pstorage.common.BsList;
 import io.pstorage.common.ConfigRoot;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.cs.ChunkChannels;
+import io.pstorage.common.security.ClusterTls;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.cs.mds.MdsLink;
 import io.pstorage.cs.service.ChunkGrpcService;
@@ -44,8 +44,9 @@ public final class CsServer implements AutoCloseable {
     cfg.validate();
     List<String> mdsAddresses = cfg.mds.isEmpty()
         ? BsList.read(ConfigRoot.clusterDir(cfg.cluster).resolve("bs.list")) : cfg.mds;
+    ClusterTls tls = ClusterTls.load(cfg.cluster, cfg.credentials());
     store = new ChunkStore(cfg.dataDir, cfg.reserveBytes, cfg.limitBytes);
-    peers = new ChunkChannels();
+    peers = new ChunkChannels(tls);
     AtomicInteger n = new AtomicInteger();
     io = Executors.newFixedThreadPool(cfg.ioThreads, r -> {
       Thread t = new Thread(r, "cs-io-" + n.incrementAndGet());
@@ -54,7 +55,7 @@ public final class CsServer implements AutoCloseable {
     });
     DataService data = new DataService(cfg.cluster, store, peers, io);
     InetSocketAddress bind = new InetSocketAddress(cfg.address.host(), cfg.address.port());
-    grpc = NettyServerBuilder.forAddress(bind).executor(io).addService(new ChunkGrpcService(data))
+    grpc = tls.server(bind).executor(io).addService(new ChunkGrpcService(data))
         .maxInboundMessageSize(ChunkChannels.MAX_MESSAGE).flowControlWindow(ChunkChannels.WINDOW)
         .withChildOption(ChannelOption.TCP_NODELAY, true)
         .maxConcurrentCallsPerConnection(cfg.maxCallsPerConnection).build();
@@ -64,7 +65,7 @@ public final class CsServer implements AutoCloseable {
       close();
       throw new PcsException(StatusCode.UNAVAILABLE, "cannot listen on " + cfg.address + ": " + e.getMessage(), e);
     }
-    mds = new MdsClient(cfg.cluster, mdsAddresses, Duration.ofSeconds(10));
+    mds = new MdsClient(cfg.cluster, mdsAddresses, Duration.ofSeconds(10), tls);
     link = new MdsLink(cfg, mds, store, data);
     try {
       link.start();

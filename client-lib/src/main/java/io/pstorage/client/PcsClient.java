@@ -4,6 +4,7 @@ import io.pstorage.common.BsList;
 import io.pstorage.common.ConfigRoot;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.cs.ChunkChannels;
+import io.pstorage.common.security.ClusterTls;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.proto.FileType;
 import io.pstorage.proto.InodeAttr;
@@ -43,10 +44,12 @@ public final class PcsClient implements AutoCloseable {
     public int ioThreads = 16;
     /** Bytes read ahead of a sequential reader. */
     public int readAhead = 8 << 20;
+    /** Credentials for every connection; null = this host's, from the configuration root (auth-node). */
+    public ClusterTls tls;
   }
 
   private final MdsClient mds;
-  private final ChunkChannels channels = new ChunkChannels();
+  private final ChunkChannels channels;
   private final ChunkCache chunks;
   final ChunkIo io;
   final ExecutorService pool;
@@ -59,9 +62,11 @@ public final class PcsClient implements AutoCloseable {
     return new PcsClient(cluster, BsList.read(ConfigRoot.bsList(cluster)), new Options());
   }
 
-  public PcsClient(String cluster, List<String> mdsAddresses, Options options) {
+  public PcsClient(String cluster, List<String> mdsAddresses, Options options) throws PcsException {
     this.options = options;
-    this.mds = new MdsClient(cluster, mdsAddresses, options.mdsDeadline);
+    ClusterTls tls = options.tls != null ? options.tls : ClusterTls.forCluster(cluster);
+    this.channels = new ChunkChannels(tls);
+    this.mds = new MdsClient(cluster, mdsAddresses, options.mdsDeadline, tls);
     this.chunks = new ChunkCache(mds);
     Set<String> local = options.localHosts.isEmpty() ? thisHost() : options.localHosts;
     this.io = new ChunkIo(cluster, mds, chunks, channels, local);

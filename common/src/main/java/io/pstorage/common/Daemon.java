@@ -1,5 +1,6 @@
 package io.pstorage.common;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,8 +22,12 @@ public final class Daemon {
       System.exit(2);
     }
     AutoCloseable service;
+    Path dir = Path.of(args[0]);
+    // Written once the service runs, removed when it stops: `pstorage-mdsd start` waits for it.
+    Path pidFile = dir.resolve(configFile.replaceFirst("\\.properties$", "") + ".pid");
     try {
-      service = starter.start(Path.of(args[0]));
+      service = starter.start(dir);
+      Files.writeString(pidFile, ProcessHandle.current().pid() + "\n");
     } catch (Exception e) {
       System.err.println(name + ": " + e.getMessage());
       LOG.error("{} startup failed", name, e);
@@ -32,6 +37,7 @@ public final class Daemon {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         service.close();
+        Files.deleteIfExists(pidFile);
       } catch (Exception e) {
         LOG.error("{} shutdown failed", name, e);
       }

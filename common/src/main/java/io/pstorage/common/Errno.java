@@ -9,7 +9,7 @@ public final class Errno {
   public static final int EPERM = 1, ENOENT = 2, EIO = 5, EAGAIN = 11, EACCES = 13, EBUSY = 16,
       EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, EFBIG = 27, ENOSPC = 28, EMLINK = 31,
       ENAMETOOLONG = 36, ENOTEMPTY = 39, ETIMEDOUT = 110, ECONNREFUSED = 111, ESTALE = 116,
-      EPROTO = 71, EBADMSG = 74;
+      EPROTO = 71, EBADMSG = 74, ENOKEY = 126, EKEYREJECTED = 129;
 
   private static final Map<StatusCode, Integer> TABLE = new EnumMap<>(StatusCode.class);
 
@@ -35,6 +35,8 @@ public final class Errno {
     TABLE.put(StatusCode.IO_ERROR, EIO);
     TABLE.put(StatusCode.CHECKSUM_MISMATCH, EBADMSG);
     TABLE.put(StatusCode.STALE_VERSION, EPROTO);
+    TABLE.put(StatusCode.AUTH_FAILED, EKEYREJECTED);
+    TABLE.put(StatusCode.NOT_AUTHENTICATED, ENOKEY);
   }
 
   private Errno() {}

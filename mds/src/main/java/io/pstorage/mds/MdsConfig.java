@@ -40,6 +40,15 @@ public final class MdsConfig {
   public String nodeId;
   public Path dataDir;
   public List<Peer> peers = new ArrayList<>();
+  /** This host's credentials for the cluster (CA, host certificate and key); null = the config root's. */
+  public Path credentialsDir;
+  /** Port of the auth-node service (TLS without client certificates); 0 = client port + 2. */
+  public int authPort;
+  /**
+   * Set by make-mds for an MDS joining an existing group: it starts with no Raft configuration
+   * and asks the leader to add it; cleared once it is a member.
+   */
+  public boolean joining;
   /** A CS that missed heartbeats this long is inactive (no new chunks placed on it). */
   public Duration csInactiveAfter = Duration.ofSeconds(5);
   /** A CS silent this long is offline: its replicas count as lost. */
@@ -71,6 +80,15 @@ public final class MdsConfig {
       }
     }
     throw new PcsException(StatusCode.INVALID_ARGUMENT, "node " + nodeId + " is not in the peer list " + peers);
+  }
+
+  public Path credentials() {
+    return credentialsDir != null ? credentialsDir : io.pstorage.common.ConfigRoot.clusterDir(cluster);
+  }
+
+  public HostPort authAddress() throws PcsException {
+    HostPort c = self().client();
+    return new HostPort(c.host(), authPort != 0 ? authPort : c.port() + 2);
   }
 
   public MdsConfig validate() throws PcsException {
@@ -105,6 +123,10 @@ public final class MdsConfig {
         c.peers.add(Peer.parse(s));
       }
     }
+    String cred = p.getProperty("credentials.dir", "");
+    c.credentialsDir = cred.isEmpty() ? null : Path.of(cred);
+    c.authPort = Integer.parseInt(p.getProperty("auth.port", "0"));
+    c.joining = Boolean.parseBoolean(p.getProperty("joining", "false"));
     c.csInactiveAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.inactive.ms", "" + c.csInactiveAfter.toMillis())));
     c.csOfflineAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.offline.ms", "" + c.csOfflineAfter.toMillis())));
     c.leaseTime = Duration.ofMillis(Long.parseLong(p.getProperty("lease.ms", "" + c.leaseTime.toMillis())));
@@ -123,6 +145,11 @@ public final class MdsConfig {
     p.setProperty("cluster", cluster);
     p.setProperty("node.id", nodeId);
     p.setProperty("peers", String.join(",", peers.stream().map(Peer::toString).toList()));
+    if (credentialsDir != null) {
+      p.setProperty("credentials.dir", credentialsDir.toString());
+    }
+    p.setProperty("auth.port", "" + authPort);
+    p.setProperty("joining", "" + joining);
     p.setProperty("cs.inactive.ms", "" + csInactiveAfter.toMillis());
     p.setProperty("cs.offline.ms", "" + csOfflineAfter.toMillis());
     p.setProperty("lease.ms", "" + leaseTime.toMillis());

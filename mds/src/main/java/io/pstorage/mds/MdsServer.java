@@ -1,7 +1,12 @@
 package io.pstorage.mds;
 
 import io.grpc.Server;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.pstorage.common.HostPort;
+import io.pstorage.common.security.ClusterTls;
+import io.pstorage.mds.auth.AuthGrpcService;
+import io.pstorage.mds.auth.NodeEnrollment;
+import io.pstorage.mds.membership.Membership;
+import io.pstorage.mds.membership.MdsSecrets;
 import io.pstorage.mds.raft.GroupCommitter;
 import io.pstorage.mds.raft.MdsStateMachine;
 import io.pstorage.mds.raft.RaftNode;
@@ -38,19 +43,26 @@ public final class MdsServer implements AutoCloseable {
   private final LeaseTable leases;
   private final GroupCommitter committer;
   private final MetadataService service;
+  private final Membership membership;
   private final ScheduledExecutorService duties =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("mds-leader-duties").daemon().factory());
+  private final ClusterTls tls;
+  private final NodeEnrollment enrollment;
   private Server grpc;
+  private Server auth;
   private volatile long announcedTerm = -1;
 
   public MdsServer(MdsConfig cfg) throws IOException {
     this.cfg = cfg.validate();
     this.liveness = new CsLiveness(cfg.csInactiveAfter, cfg.csOfflineAfter);
+    this.tls = ClusterTls.load(cfg.cluster, cfg.credentials());
+    this.enrollment = new NodeEnrollment(cfg.cluster, MdsSecrets.loadCa(cfg.dataDir, tls), MdsSecrets.loadDigest(cfg.dataDir));
     this.sm = new MdsStateMachine(cfg.dataDir, cfg.retryKeep.toSeconds(), this::onLeaderChange);
-    this.raft = new RaftNode(cfg, sm);
+    this.raft = new RaftNode(cfg, sm, tls);
     this.committer = new GroupCommitter(raft, cfg.maxOpsPerEntry, cfg.maxEntriesInFlight);
     this.leases = new LeaseTable(cfg.leaseTime);
-    this.service = new MetadataService(cfg, raft, sm, committer, liveness, leases);
+    this.membership = new Membership(cfg, raft, tls);
+    this.service = new MetadataService(cfg, raft, sm, committer, liveness, leases, membership);
   }
 
   public MdsServer start() throws IOException {
@@ -58,11 +70,18 @@ public final class MdsServer implements AutoCloseable {
     InetSocketAddress bind = new InetSocketAddress(cfg.self().client().host(), cfg.self().client().port());
     // Handlers never block for long (they queue to the group committer or read RocksDB), so they
     // run on the transport threads: one thread hand-off less per request on a busy leader.
-    grpc = NettyServerBuilder.forAddress(bind).directExecutor()
+    grpc = tls.server(bind).directExecutor()
         .addService(new MdsGrpcService(service)).build().start();
+    HostPort authAt = cfg.authAddress();
+    auth = tls.authServer(new InetSocketAddress(authAt.host(), authAt.port()))
+        .executor(Executors.newVirtualThreadPerTaskExecutor())
+        .addService(new AuthGrpcService(enrollment)).build().start();
+    if (cfg.joining) {
+      membership.joinInBackground();
+    }
     duties.scheduleWithFixedDelay(this::leaderDuties, 500, 500, TimeUnit.MILLISECONDS);
-    LOG.info("mds started cluster={} node={} client={} raft={}", cfg.cluster, cfg.nodeId,
-        cfg.self().client(), cfg.self().raft());
+    LOG.info("mds started cluster={} node={} client={} raft={} auth={}", cfg.cluster, cfg.nodeId,
+        cfg.self().client(), cfg.self().raft(), authAt);
     return this;
   }
 
@@ -108,6 +127,10 @@ public final class MdsServer implements AutoCloseable {
         .setAppendEvent(AppendEventRequest.newBuilder().setEvent(e)).build()).get(10, TimeUnit.SECONDS);
   }
 
+  public Membership membership() {
+    return membership;
+  }
+
   public MdsConfig config() {
     return cfg;
   }
@@ -132,8 +155,12 @@ public final class MdsServer implements AutoCloseable {
   @Override
   public void close() throws IOException {
     duties.shutdownNow();
+    membership.close();
     if (grpc != null) {
       grpc.shutdownNow();
+    }
+    if (auth != null) {
+      auth.shutdownNow();
     }
     committer.close();
     raft.close();

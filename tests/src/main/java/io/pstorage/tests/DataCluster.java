@@ -108,7 +108,15 @@ public final class DataCluster implements AutoCloseable {
   }
 
   public PcsClient client(PcsClient.Options o) {
-    PcsClient c = new PcsClient(mds.clusterName(), mds.addresses(), o);
+    if (o.tls == null) {
+      o.tls = TestCredentials.install(mds.clusterName());
+    }
+    PcsClient c;
+    try {
+      c = new PcsClient(mds.clusterName(), mds.addresses(), o);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
     synchronized (clients) {
       clients.add(c);
     }

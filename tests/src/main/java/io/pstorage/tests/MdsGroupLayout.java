@@ -12,6 +12,7 @@ final class MdsGroupLayout {
   private MdsGroupLayout() {}
 
   static List<MdsConfig> configs(Path base, String cluster, int n, Consumer<MdsConfig> tweak) {
+    TestCredentials.install(cluster);
     List<MdsConfig.Peer> peers = new ArrayList<>();
     for (int i = 1; i <= n; i++) {
       String host = "127.0.0." + i;
@@ -24,6 +25,8 @@ final class MdsGroupLayout {
       c.nodeId = "" + i;
       c.dataDir = base.resolve("mds-" + i);
       c.peers = peers;
+      c.authPort = Ports.free(peers.get(i - 1).client().host());
+      TestCredentials.mdsSecrets(cluster, c.dataDir);
       tweak.accept(c);
       configs.add(c);
     }

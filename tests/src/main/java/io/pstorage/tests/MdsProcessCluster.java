@@ -82,7 +82,7 @@ public final class MdsProcessCluster implements AutoCloseable {
   }
 
   public MdsClient client(Duration deadline) {
-    return new MdsClient(cluster, addresses(), deadline);
+    return new MdsClient(cluster, addresses(), deadline, TestCredentials.install(cluster));
   }
 
   @Override

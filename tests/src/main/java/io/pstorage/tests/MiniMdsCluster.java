@@ -85,7 +85,7 @@ public final class MiniMdsCluster implements AutoCloseable {
 
   /** A client of this cluster; closed with the cluster. */
   public MdsClient client() {
-    MdsClient c = new MdsClient(cluster, addresses(), Duration.ofSeconds(30));
+    MdsClient c = new MdsClient(cluster, addresses(), Duration.ofSeconds(30), TestCredentials.install(cluster));
     synchronized (clients) {
       clients.add(c);
     }

@@ -64,7 +64,7 @@ class DataPathTest {
 
   /** Every replica of every chunk of the file: same version as the MDS says, identical bytes. */
   static void assertReplicasAgree(MdsClient m, long ino, int expectReplicas) throws Exception {
-    try (ChunkChannels ch = new ChunkChannels()) {
+    try (ChunkChannels ch = new ChunkChannels(TestCredentials.install("data"))) {
       List<ChunkInfo> chunks = m.chunks(ino, 0, 1000);
       assertFalse(chunks.isEmpty());
       for (ChunkInfo c : chunks) {
@@ -181,7 +181,7 @@ class DataPathTest {
       assertTrue(last.getVersion() > hit.getVersion(), "the chain repair bumped the version");
       // a writer with the old version is refused as stale (by whichever survivor is still running)
       int refused = 0;
-      try (ChunkChannels ch = new ChunkChannels()) {
+      try (ChunkChannels ch = new ChunkChannels(TestCredentials.install("data"))) {
         for (String addr : last.getReplicaAddressesList()) {
           try {
             ChunkWriteReply r = ch.blocking(addr).write(ChunkWriteRequest.newBuilder().setCluster("data")
@@ -223,7 +223,7 @@ class DataPathTest {
       try (PcsClient reader = c.client(near); PcsFile f = reader.open(ino)) {
         assertArrayEquals(data, f.read(0, data.length), "the read falls over to a good replica");
       }
-      try (ChunkChannels ch = new ChunkChannels()) {
+      try (ChunkChannels ch = new ChunkChannels(TestCredentials.install("data"))) {
         ChunkReadReply r = ch.blocking(bad).read(ChunkReadRequest.newBuilder().setCluster("data")
             .setChunkId(ci.getChunkId()).setVersion(ci.getVersion()).setOffset(0).setLength(CHUNK).build());
         assertEquals(StatusCode.CHECKSUM_MISMATCH, r.getStatus());
@@ -249,7 +249,7 @@ class DataPathTest {
       ChunkInfo ci = writeOneChunk(client, "/copy.bin", data, 11);
       String spare = c.csList().stream().map(x -> x.getAddress()).filter(a -> !ci.getReplicaAddressesList().contains(a))
           .findFirst().orElseThrow();
-      try (ChunkChannels ch = new ChunkChannels()) {
+      try (ChunkChannels ch = new ChunkChannels(TestCredentials.install("data"))) {
         ChunkReply r = ch.blocking(spare).copy(CopyChunkRequest.newBuilder().setCluster("data")
             .setChunkId(ci.getChunkId()).setVersion(ci.getVersion()).setChunkSize(CHUNK)
             .setSource(ChunkTarget.newBuilder().setCsId(ci.getReplicas(0)).setAddress(ci.getReplicaAddresses(0))).build());

@@ -37,6 +37,7 @@ class StatCommandTest {
       Path root = dir.resolve("etc");
       Files.createDirectories(root.resolve("clusters/statc"));
       Files.write(root.resolve("clusters/statc/bs.list"), c.addresses(), StandardCharsets.UTF_8);
+      TestCredentials.copyTo("statc", root);
 
       Result r = pstorage(root, "-c", "statc", "stat");
       assertEquals(0, r.code(), r.err());

@@ -2,7 +2,7 @@ package io.pstorage.common.cs;
 
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.pstorage.common.security.ClusterTls;
 import io.pstorage.proto.ChunkServiceGrpc;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -20,6 +20,12 @@ public final class ChunkChannels implements AutoCloseable {
   public static final int WINDOW = 8 << 20;
 
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final ClusterTls tls;
+
+  /** Channels authenticated with these credentials (mutual TLS, like every link of the cluster). */
+  public ChunkChannels(ClusterTls tls) {
+    this.tls = tls;
+  }
 
   public ChunkServiceGrpc.ChunkServiceFutureStub future(String address) {
     return ChunkServiceGrpc.newFutureStub(channel(address));
@@ -30,7 +36,7 @@ public final class ChunkChannels implements AutoCloseable {
   }
 
   private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+    return channels.computeIfAbsent(address, a -> tls.channel(a)
         .maxInboundMessageSize(MAX_MESSAGE).flowControlWindow(WINDOW).withOption(ChannelOption.TCP_NODELAY, true).build());
   }
 

@@ -4,10 +4,10 @@ import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.pstorage.common.BsList;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.Requests;
+import io.pstorage.common.security.ClusterTls;
 import io.pstorage.proto.*;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -35,17 +35,20 @@ public final class MdsClient implements AutoCloseable {
   private final ByteString clientId;
   private final AtomicLong callSeq = new AtomicLong();
   private final Duration deadline;
+  private final ClusterTls tls;
   private final Duration attemptTimeout = Duration.ofSeconds(5);
   private volatile String target;
   private volatile int uid;
   private volatile int gid;
 
-  public MdsClient(String cluster, List<String> addresses) {
-    this(cluster, addresses, Duration.ofSeconds(60));
+  /** A client with this host's credentials for the cluster (see {@link ClusterTls#forCluster}). */
+  public MdsClient(String cluster, List<String> addresses, Duration deadline) throws PcsException {
+    this(cluster, addresses, deadline, ClusterTls.forCluster(cluster));
   }
 
   /** deadline: how long one call keeps retrying (failover, no quorum) before it fails UNAVAILABLE. */
-  public MdsClient(String cluster, List<String> addresses, Duration deadline) {
+  public MdsClient(String cluster, List<String> addresses, Duration deadline, ClusterTls tls) {
+    this.tls = tls;
     if (addresses.isEmpty()) {
       throw new IllegalArgumentException("no MDS addresses");
     }
@@ -146,7 +149,7 @@ public final class MdsClient implements AutoCloseable {
   }
 
   private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
+    return channels.computeIfAbsent(address, a -> tls.channel(a).build());
   }
 
   private static void sleep(long ms) throws PcsException {

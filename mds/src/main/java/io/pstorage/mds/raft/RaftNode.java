@@ -13,7 +13,11 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import io.pstorage.common.security.ClusterTls;
+import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcTlsConfig;
+import org.apache.ratis.protocol.SetConfigurationRequest;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
@@ -38,16 +42,18 @@ public final class RaftNode implements Closeable {
   private final ClientId clientId = ClientId.randomId();
   private final AtomicLong callIds = new AtomicLong();
 
-  public RaftNode(MdsConfig cfg, MdsStateMachine sm) throws IOException {
+  public RaftNode(MdsConfig cfg, MdsStateMachine sm, ClusterTls tls) throws IOException {
     List<RaftPeer> peers = new ArrayList<>();
     for (MdsConfig.Peer p : cfg.peers) {
-      peers.add(RaftPeer.newBuilder().setId(p.id()).setAddress(p.raft().toString())
-          .setClientAddress(p.client().toString()).build());
+      peers.add(peer(p));
     }
-    this.group = RaftGroup.valueOf(groupId(cfg.cluster), peers);
-    this.self = RaftPeerId.valueOf(cfg.nodeId);
     Path ratisDir = cfg.dataDir.resolve("ratis");
-    boolean existing = Files.isDirectory(ratisDir.resolve(group.getGroupId().getUuid().toString()));
+    RaftGroupId gid = groupId(cfg.cluster);
+    boolean existing = Files.isDirectory(ratisDir.resolve(gid.getUuid().toString()));
+    // A joining MDS starts outside any configuration, so it never campaigns; the leader adds it
+    // (setConfiguration), catches it up from a snapshot and the log, and only then it votes.
+    this.group = cfg.joining && !existing ? RaftGroup.valueOf(gid) : RaftGroup.valueOf(gid, peers);
+    this.self = RaftPeerId.valueOf(cfg.nodeId);
 
     RaftProperties p = new RaftProperties();
     RaftServerConfigKeys.setStorageDir(p, List.of(ratisDir.toFile()));
@@ -76,10 +82,45 @@ public final class RaftNode implements Closeable {
     RaftServerConfigKeys.Log.setSegmentCacheNumMax(p, 2);
     RaftServerConfigKeys.Log.setPreallocatedSize(p, SizeInBytes.valueOf(Math.min(cfg.raftSegmentBytes, 4L << 20)));
 
+    // Raft traffic between MDS is mutual TLS with the cluster's certificates, like every other link.
+    Parameters params = new Parameters();
+    GrpcTlsConfig raftTls = new GrpcTlsConfig(tls.keyManager(), tls.trustManager(), true);
+    GrpcConfigKeys.TLS.setConf(params, raftTls);
+    GrpcConfigKeys.Server.setTlsConf(params, raftTls);
+    GrpcConfigKeys.Admin.setTlsConf(params, raftTls);
+    GrpcConfigKeys.Client.setTlsConf(params, raftTls);
+
     this.server = RaftServer.newBuilder().setServerId(self).setGroup(group).setStateMachine(sm)
-        .setProperties(p)
+        .setProperties(p).setParameters(params)
         .setOption(existing ? RaftStorage.StartupOption.RECOVER : RaftStorage.StartupOption.FORMAT)
         .build();
+  }
+
+  public static RaftPeer peer(MdsConfig.Peer p) {
+    return RaftPeer.newBuilder().setId(p.id()).setAddress(p.raft().toString())
+        .setClientAddress(p.client().toString()).build();
+  }
+
+  /** Leader only: adds a member; Ratis first catches it up, then commits the new configuration. */
+  public CompletableFuture<RaftClientReply> addPeer(RaftPeer p) {
+    return setConfiguration(SetConfigurationRequest.Arguments.newBuilder().setServersInNewConf(List.of(p))
+        .setMode(SetConfigurationRequest.Mode.ADD).build());
+  }
+
+  /** Leader only: the group without the given member. */
+  public CompletableFuture<RaftClientReply> removePeer(RaftPeerId id) {
+    List<RaftPeer> keep = peers().stream().filter(x -> !x.getId().equals(id)).toList();
+    return setConfiguration(SetConfigurationRequest.Arguments.newBuilder().setServersInNewConf(keep)
+        .setMode(SetConfigurationRequest.Mode.SET_UNCONDITIONALLY).build());
+  }
+
+  private CompletableFuture<RaftClientReply> setConfiguration(SetConfigurationRequest.Arguments args) {
+    try {
+      return server.setConfigurationAsync(new SetConfigurationRequest(clientId, self, group.getGroupId(),
+          callIds.incrementAndGet(), args));
+    } catch (IOException e) {
+      return CompletableFuture.failedFuture(e);
+    }
   }
 
   public static RaftGroupId groupId(String cluster) {

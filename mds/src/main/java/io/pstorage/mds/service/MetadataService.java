@@ -12,6 +12,7 @@ import io.pstorage.mds.raft.MdsStateMachine;
 import io.pstorage.mds.raft.Operations;
 import io.pstorage.mds.raft.RaftNode;
 import io.pstorage.mds.leases.LeaseTable;
+import io.pstorage.mds.membership.Membership;
 import io.pstorage.mds.registry.CsLiveness;
 import io.pstorage.mds.registry.CsRegistry;
 import io.pstorage.proto.AllocateChunkRequest;
@@ -59,9 +60,11 @@ public final class MetadataService {
   private final GroupCommitter committer;
   private final CsLiveness liveness;
   private final LeaseTable leases;
+  private final Membership membership;
 
   public MetadataService(MdsConfig cfg, RaftNode raft, MdsStateMachine sm, GroupCommitter committer,
-      CsLiveness liveness, LeaseTable leases) {
+      CsLiveness liveness, LeaseTable leases, Membership membership) {
+    this.membership = membership;
     this.cfg = cfg;
     this.raft = raft;
     this.sm = sm;
@@ -93,6 +96,19 @@ public final class MetadataService {
         long ms = leases.handle(q.getLease(), System.nanoTime());
         return CompletableFuture.completedFuture(MdsResponse.newBuilder().setStatus(StatusCode.OK).setCount(ms).build());
       }
+      switch (op) {
+        case PREPARE_MDS -> {
+          return CompletableFuture.completedFuture(MdsResponse.newBuilder().setStatus(StatusCode.OK)
+              .setJoinInfo(membership.prepare(q.getPrepareMds())).build());
+        }
+        case ADD_MDS -> {
+          return ok(membership.add(q.getAddMds()));
+        }
+        case REMOVE_MDS -> {
+          return ok(membership.remove(q.getRemoveMds()));
+        }
+        default -> { }
+      }
       if (op == MdsRequest.OpCase.UPDATE_CHUNK) {
         checkChainRepair(q.getUpdateChunk());
       }
@@ -110,7 +126,14 @@ public final class MetadataService {
       };
     } catch (PcsException e) {
       return CompletableFuture.completedFuture(error(e.code(), e.detail()));
+    } catch (java.io.IOException e) {
+      return CompletableFuture.completedFuture(error(StatusCode.IO_ERROR, e.toString()));
     }
+  }
+
+  private static CompletableFuture<MdsResponse> ok(CompletableFuture<Void> change) {
+    return change.handle((v, err) -> err == null ? MdsResponse.newBuilder().setStatus(StatusCode.OK).build()
+        : error(StatusCode.UNAVAILABLE, "membership change failed: " + (err.getCause() != null ? err.getCause() : err)));
   }
 
   /**
