@@ -1,0 +1,68 @@
+package io.pstorage.tests;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+
+/** A TCP relay that keeps a copy of every byte in both directions: what a wiretap on the link sees. */
+public final class RecordingProxy implements AutoCloseable {
+  private final ServerSocket listen;
+  private final ByteArrayOutputStream seen = new ByteArrayOutputStream();
+
+  public RecordingProxy(String targetHost, int targetPort) throws IOException {
+    listen = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
+    Thread.ofVirtual().start(() -> {
+      while (!listen.isClosed()) {
+        try {
+          Socket client = listen.accept();
+          Socket server = new Socket(targetHost, targetPort);
+          Thread.ofVirtual().start(() -> pump(client, server));
+          Thread.ofVirtual().start(() -> pump(server, client));
+        } catch (IOException e) {
+          return; // closed
+        }
+      }
+    });
+  }
+
+  private void pump(Socket from, Socket to) {
+    byte[] buf = new byte[64 << 10];
+    try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        synchronized (seen) {
+          seen.write(buf, 0, n);
+        }
+        out.write(buf, 0, n);
+      }
+    } catch (IOException e) {
+      // one side closed: the relay ends
+    } finally {
+      try {
+        from.close();
+        to.close();
+      } catch (IOException ignored) {
+        // already closed
+      }
+    }
+  }
+
+  public String address() {
+    return "127.0.0.1:" + listen.getLocalPort();
+  }
+
+  public byte[] seen() {
+    synchronized (seen) {
+      return seen.toByteArray();
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    listen.close();
+  }
+}

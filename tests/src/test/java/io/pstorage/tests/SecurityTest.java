@@ -1,0 +1,163 @@
+package io.pstorage.tests;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import io.pstorage.client.PcsClient;
+import io.pstorage.client.PcsFile;
+import io.pstorage.common.cs.ChunkChannels;
+import io.pstorage.common.mds.MdsClient;
+import io.pstorage.common.security.CertificateAuthority;
+import io.pstorage.common.security.ClusterTls;
+import io.pstorage.mds.MdsConfig;
+import io.pstorage.proto.ChunkInfo;
+import io.pstorage.proto.ChunkReadReply;
+import io.pstorage.proto.ChunkReadRequest;
+import io.pstorage.proto.ChunkServiceGrpc;
+import io.pstorage.proto.ClusterStatusRequest;
+import io.pstorage.proto.MdsRequest;
+import io.pstorage.proto.MdsServiceGrpc;
+import io.pstorage.proto.RequestHeader;
+import io.pstorage.proto.StatusCode;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every port refuses strangers; the data on the wire is encrypted; auth-node wants the password. */
+class SecurityTest {
+  @TempDir Path dir;
+
+  /** One MDS call and one CS call through the given channel factory; both must fail. */
+  static void refused(String what, Function<String, ManagedChannel> channel, List<String> addresses) {
+    for (String a : addresses) {
+      ManagedChannel ch = channel.apply(a);
+      try {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> {
+          if (a.startsWith("cs:")) {
+            ChunkServiceGrpc.newBlockingStub(ch).withDeadlineAfter(5, TimeUnit.SECONDS)
+                .read(ChunkReadRequest.newBuilder().setCluster("sec").setChunkId(1).setLength(1).build());
+          } else {
+            MdsServiceGrpc.newBlockingStub(ch).withDeadlineAfter(5, TimeUnit.SECONDS).execute(MdsRequest.newBuilder()
+                .setHeader(RequestHeader.newBuilder().setCluster("sec"))
+                .setClusterStatus(ClusterStatusRequest.getDefaultInstance()).build());
+          }
+        }, what + " reached " + a);
+        assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.getStatus().getCode(), what + " at " + a + ": " + e);
+      } finally {
+        ch.shutdownNow();
+      }
+    }
+  }
+
+  static String strip(String a) {
+    return a.startsWith("cs:") ? a.substring(3) : a;
+  }
+
+  @Test
+  void strangersAreRefusedAndTheWireShowsNoData() throws Exception {
+    try (DataCluster c = new DataCluster(dir, "sec", 1, 2, false, m -> m.authPort = 0, cs -> {}).start()) {
+      MdsConfig m = c.mds().config(0);
+      List<String> ports = new ArrayList<>(List.of(m.self().client().toString(), m.self().raft().toString(),
+          "cs:" + c.cs(0).address));
+
+      refused("a plaintext client", a -> NettyChannelBuilder.forTarget(strip(a)).usePlaintext().build(),
+          List.of(m.self().client().toString(), m.self().raft().toString(), "cs:" + c.cs(0).address,
+              m.authAddress().toString()));
+      refused("a client without a certificate", a -> NettyChannelBuilder.forTarget(strip(a)).sslContext(
+          sslNoKey()).build(), ports);
+      CertificateAuthority selfSigned = CertificateAuthority.create("sec"); // same name, not the cluster's CA
+      refused("a self-signed certificate", a -> NettyChannelBuilder.forTarget(strip(a)).sslContext(
+          sslWith(selfSigned)).build(), ports);
+      ClusterTls other = TestCredentials.install("sec-other");
+      refused("another cluster's host", a -> other.channel(strip(a)).build(), ports);
+
+      // the real credentials work, and what crosses the CS link is not the data
+      byte[] marker = "PSTORAGE-SECRET-PAYLOAD-0123456789".repeat(4000).getBytes(StandardCharsets.US_ASCII);
+      long ino;
+      try (PcsClient client = c.client(); PcsFile f = client.create("/secret", 0600, true)) {
+        f.write(0, marker);
+        f.fsync();
+        ino = f.ino();
+      }
+      try (MdsClient mc = c.mds().client(); RecordingProxy tap = new RecordingProxy(c.cs(0).address.host(),
+          c.cs(0).address.port()); ChunkChannels ch = new ChunkChannels(TestCredentials.install("sec"))) {
+        ChunkInfo chunk = mc.chunks(ino, 0, 1).get(0);
+        ChunkReadReply r = ch.blocking(tap.address()).read(ChunkReadRequest.newBuilder().setCluster("sec")
+            .setChunkId(chunk.getChunkId()).setVersion(chunk.getVersion()).setLength(marker.length).build());
+        assertEquals(StatusCode.OK, r.getStatus(), r.getMessage());
+        assertArrayEquals(marker, r.getData().toByteArray(), "read through the tap");
+        String wire = new String(tap.seen(), StandardCharsets.ISO_8859_1);
+        assertTrue(tap.seen().length > marker.length, "the data did cross the tap: " + tap.seen().length + " bytes");
+        assertFalse(wire.contains("PSTORAGE-SECRET"), "file data visible on the wire");
+        assertFalse(wire.contains("ChunkService"), "RPC names visible on the wire");
+      }
+    }
+  }
+
+  @Test
+  void authNodeWantsThePasswordAndSlowsDownGuessing() throws Exception {
+    try (DataCluster c = new DataCluster(dir, "secauth", 1, 0, false, m -> m.authPort = 0, cs -> {}).start()) {
+      String mds = c.mds().config(0).self().client().toString();
+      Cli host = new Cli(dir.resolve("newhost"), dir.resolve("out"));
+      Path conf = host.root().resolve("clusters/secauth");
+
+      Cli.Result wrong = host.runWithInput("not-the-password\n", "pstorage", "-c", "secauth", "auth-node", "--mds", mds);
+      assertEquals(1, wrong.code(), wrong.all());
+      assertTrue(wrong.err().contains("authentication failed"), wrong.all());
+      assertFalse(Files.exists(conf.resolve("node.key")), "no credentials after a wrong password");
+
+      // a cluster name this MDS does not serve gets the same answer: existence does not leak
+      Cli.Result unknown = host.runWithInput("whatever\n", "pstorage", "-c", "nosuchcluster", "auth-node", "--mds", mds);
+      assertEquals(1, unknown.code(), unknown.all());
+      assertEquals(wrong.err(), unknown.err());
+
+      Cli.Result third = host.runWithInput("guess-3\n", "pstorage", "-c", "secauth", "auth-node", "--mds", mds);
+      Cli.Result fourth = host.runWithInput("guess-4\n", "pstorage", "-c", "secauth", "auth-node", "--mds", mds);
+      assertEquals(1, fourth.code(), fourth.all());
+      // the 4th failure in a row waits 2 s before it answers (the 1st waited 0.25 s)
+      assertTrue(fourth.millis() >= 2000, "4th wrong password answered after " + fourth.millis() + " ms");
+      assertTrue(fourth.millis() > wrong.millis(), wrong.millis() + " ms, then " + fourth.millis() + " ms");
+
+      Cli.Result right = host.runWithInput(TestCredentials.PASSWORD + "\n", "pstorage", "-c", "secauth", "auth-node",
+          "--mds", mds);
+      assertEquals(0, right.code(), right.all());
+      assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+          Files.getPosixFilePermissions(conf.resolve("node.key"))));
+      // the new host's credentials are good for the cluster
+      try (MdsClient mc = new MdsClient("secauth", List.of(mds), Duration.ofSeconds(10),
+          ClusterTls.load("secauth", conf))) {
+        assertEquals("secauth", mc.clusterStatus().getCluster());
+      }
+      Cli.Result stat = host.run("pstorage", "-c", "secauth", "stat");
+      assertTrue(stat.out().startsWith("Cluster 'secauth'"), stat.all());
+    }
+  }
+
+  static io.grpc.netty.shaded.io.netty.handler.ssl.SslContext sslNoKey() {
+    try {
+      return GrpcSslContexts.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build();
+    } catch (Exception e) {
+      throw new RuntimeException(e);
+    }
+  }
+
+  static io.grpc.netty.shaded.io.netty.handler.ssl.SslContext sslWith(CertificateAuthority self) {
+    try {
+      return GrpcSslContexts.forClient().keyManager(self.key(), self.certificate())
+          .trustManager(InsecureTrustManagerFactory.INSTANCE).build();
+    } catch (Exception e) {
+      throw new RuntimeException(e);
+    }
+  }
+}
