@@ -6,8 +6,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/deploy/java-env.sh"
 cd "$root"
 if [ ! -f tests/target/classpath.txt ] || [ -z "${PSTORAGE_SKIP_BUILD:-}" ]; then
-  ./mvnw -q -B install -DskipTests >&2
+  ./mvnw -q -B package -DskipTests >&2
 fi
+# The benchmark's clusters get test credentials (every link is mutual TLS) under their own root.
+export PSTORAGE_CONFIG_ROOT=${PSTORAGE_CONFIG_ROOT:-$root/run/bench-config}
 class=$1
 shift
 exec "$JAVA" $PSTORAGE_JVM_FLAGS ${PSTORAGE_BENCH_JVM_OPTS:-} -cp "tests/target/classes:$(cat tests/target/classpath.txt)" \
