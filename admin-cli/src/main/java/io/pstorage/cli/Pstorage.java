@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 @Command(name = "pstorage", mixinStandardHelpOptions = true, version = "pstorage 0.1.0",
     description = "Administer a pstorage cluster.",
     subcommands = {MakeMdsCommand.class, AuthNodeCommand.class, MakeCsCommand.class, RmMdsCommand.class,
-        StatCommand.class, EventsCommand.class, AttrCommands.Get.class, AttrCommands.Set.class},
+        StatCommand.class, TopCommand.class, EventsCommand.class, AttrCommands.Get.class, AttrCommands.Set.class},
     footer = {"", "Configuration is read from " + ConfigRoot.DEFAULT + "/clusters/NAME/ (set "
         + ConfigRoot.ENV + " to use another root)."})
 public final class Pstorage implements Callable<Integer> {

@@ -110,6 +110,12 @@ class SetupCommandsTest {
       }
       r = awaitStat(a, cl, o -> o.contains("CS nodes:  3 of 3 (3 avail"), Duration.ofSeconds(60));
       assertTrue(r.out().contains("MDS nodes: 3 of 3"), r.all());
+      r = ok(b.run("pstorage", "-c", cl, "stat", "-X"));
+      assertTrue(r.out().startsWith("{\"cluster\":\"setup1\",\"healthy\":true"), r.all());
+      assertEquals(3, r.out().split("\"status\":\"active\"", -1).length - 1, r.all());
+      r = ok(c.run("pstorage", "-c", cl, "top", "-n", "2", "-d", "0.2"));
+      assertEquals(2, r.out().split("pstorage top - ", -1).length - 1, r.all());
+      assertEquals(2, r.out().split("CS nodes:  3 of 3", -1).length - 1, r.all());
 
       // data through the client library, with host 2's credentials
       byte[] data = new byte[3 << 20];

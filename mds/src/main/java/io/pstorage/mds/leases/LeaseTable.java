@@ -29,6 +29,11 @@ public final class LeaseTable {
     leaderSince = System.nanoTime();
   }
 
+  /** How many distinct clients hold an unexpired lease. */
+  public int holders(long now) {
+    return (int) leases.values().stream().filter(l -> l.expiresNanos() > now).map(Lease::holder).distinct().count();
+  }
+
   /** Grants, renews or releases; returns the lease time in ms. */
   public long handle(LeaseRequest q, long now) throws PcsException {
     if (q.getClientId().isEmpty()) {

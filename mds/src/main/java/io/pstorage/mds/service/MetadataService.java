@@ -353,7 +353,8 @@ public final class MetadataService {
     }
     long now = System.nanoTime();
     String leader = String.valueOf(raft.leaderId());
-    ClusterStatusReply.Builder b = r.getClusterStatus().toBuilder().setCluster(cfg.cluster).setLeaderId(leader);
+    ClusterStatusReply.Builder b = r.getClusterStatus().toBuilder().setCluster(cfg.cluster).setLeaderId(leader)
+        .setWritingClients(leases.holders(now));
     b.clearCs();
     for (CsInfo cs : r.getClusterStatus().getCsList()) {
       b.addCs(liveness.withSoftState(cs, now));

@@ -1,0 +1,138 @@
+package io.pstorage.cli;
+
+import io.pstorage.common.mds.MdsClient;
+import io.pstorage.common.security.ClusterTls;
+import io.pstorage.proto.ClusterStatusReply;
+import io.pstorage.proto.CsInfo;
+import io.pstorage.proto.CsState;
+import io.pstorage.proto.MdsInfo;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/** One look at the cluster, as stat and top print it: the leader's report plus a probe of every MDS. */
+final class ClusterView {
+  final ClusterStatusReply s;
+  final List<Boolean> mdsUp = new ArrayList<>();
+  int mdsAvail, active, inactive, offline;
+  long total, free;
+
+  private ClusterView(ClusterStatusReply s) {
+    this.s = s;
+  }
+
+  static ClusterView take(MdsClient m, ClusterTls tls) throws Exception {
+    ClusterView v = new ClusterView(m.clusterStatus());
+    // probe every MDS at once: one slow or dead member must not slow down the whole command
+    try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+      List<Future<Boolean>> probes = new ArrayList<>();
+      for (MdsInfo i : v.s.getMdsList()) {
+        probes.add(pool.submit(() -> reachable(v.s.getCluster(), i.getAddress(), tls)));
+      }
+      for (Future<Boolean> f : probes) {
+        v.mdsUp.add(f.get());
+      }
+    }
+    v.mdsAvail = (int) v.mdsUp.stream().filter(b -> b).count();
+    for (CsInfo cs : v.s.getCsList()) {
+      switch (cs.getState()) {
+        case ACTIVE -> v.active++;
+        case INACTIVE -> v.inactive++;
+        default -> v.offline++;
+      }
+      if (cs.getState() != CsState.OFFLINE) {
+        v.total += cs.getCapacity();
+        v.free += cs.getFreeBytes();
+      }
+    }
+    return v;
+  }
+
+  boolean healthy() {
+    return mdsAvail == s.getMdsCount() && inactive == 0 && offline == 0;
+  }
+
+  /** An MDS is "avail" when it answers a local read (the event log) within 3 seconds. */
+  private static boolean reachable(String cluster, String address, ClusterTls tls) {
+    try (MdsClient one = new MdsClient(cluster, List.of(address), Duration.ofSeconds(3), tls)) {
+      one.events(Long.MAX_VALUE - 1, 1);
+      return true;
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
+  void printText(PrintWriter out) {
+    out.printf("Cluster '%s': %s%n", s.getCluster(), healthy() ? "healthy" : "degraded");
+    out.printf("Space: allocatable %s of %s, free %s%n", Sizes.human(free), Sizes.human(total), Sizes.human(free));
+    out.printf("MDS nodes: %d of %d, leader %s%n", mdsAvail, s.getMdsCount(), s.getLeaderId());
+    out.printf("CS nodes:  %d of %d (%d avail, %d inactive, %d offline)%n", active, s.getCsCount(), active,
+        inactive, offline);
+    out.printf("Files: %d inodes, %d chunks%n", s.getInodes(), s.getChunks());
+    out.printf("Clients: %d writing%n%n", s.getWritingClients());
+    out.printf("%6s %-8s %-9s %-22s %-22s %s%n", "MDSID", "STATUS", "ROLE", "ADDRESS", "RAFT ADDRESS", "APPLIED");
+    for (int k = 0; k < s.getMdsCount(); k++) {
+      MdsInfo i = s.getMds(k);
+      out.printf("%6s %-8s %-9s %-22s %-22s %s%n", i.getId(), mdsUp.get(k) ? "avail" : "offline",
+          i.getLeader() ? "leader" : "follower", i.getAddress(), i.getRaftAddress(),
+          i.getLeader() ? Long.toString(i.getAppliedIndex()) : "-");
+    }
+    out.println();
+    out.printf("%6s %-8s %8s %8s %9s %6s %6s %6s %-16s %s%n", "CSID", "STATUS", "SPACE", "FREE", "REPLICAS",
+        "IOWAIT", "IOLAT", "QDEPTH", "HOST", "FLAGS");
+    for (CsInfo cs : s.getCsList()) {
+      out.printf("%6d %-8s %8s %8s %9d %6s %6s %6d %-16s %s%n", cs.getCsId(), cs.getState().name().toLowerCase(),
+          Sizes.human(cs.getCapacity()), Sizes.human(cs.getFreeBytes()), cs.getChunkCount(), "-", "-",
+          cs.getQueueDepth(), cs.getHost(), "t" + cs.getTier());
+    }
+  }
+
+  /** -X: the same facts as JSON, one object, for scripts. */
+  void printJson(PrintWriter out) {
+    StringBuilder b = new StringBuilder("{");
+    b.append("\"cluster\":").append(q(s.getCluster())).append(",\"healthy\":").append(healthy())
+        .append(",\"space\":{\"total\":").append(total).append(",\"free\":").append(free).append('}')
+        .append(",\"leader\":").append(q(s.getLeaderId()))
+        .append(",\"inodes\":").append(s.getInodes()).append(",\"chunks\":").append(s.getChunks())
+        .append(",\"writing_clients\":").append(s.getWritingClients()).append(",\"mds\":[");
+    for (int k = 0; k < s.getMdsCount(); k++) {
+      MdsInfo i = s.getMds(k);
+      b.append(k == 0 ? "" : ",").append("{\"id\":").append(q(i.getId())).append(",\"status\":")
+          .append(q(mdsUp.get(k) ? "avail" : "offline")).append(",\"leader\":").append(i.getLeader())
+          .append(",\"address\":").append(q(i.getAddress())).append(",\"raft_address\":").append(q(i.getRaftAddress()))
+          .append('}');
+    }
+    b.append("],\"cs\":[");
+    for (int k = 0; k < s.getCsCount(); k++) {
+      CsInfo cs = s.getCs(k);
+      b.append(k == 0 ? "" : ",").append("{\"id\":").append(cs.getCsId()).append(",\"status\":")
+          .append(q(cs.getState().name().toLowerCase())).append(",\"space\":").append(cs.getCapacity())
+          .append(",\"free\":").append(cs.getFreeBytes()).append(",\"replicas\":").append(cs.getChunkCount())
+          .append(",\"qdepth\":").append(cs.getQueueDepth()).append(",\"host\":").append(q(cs.getHost()))
+          .append(",\"address\":").append(q(cs.getAddress())).append(",\"tier\":").append(cs.getTier()).append('}');
+    }
+    out.println(b.append("]}"));
+  }
+
+  private static String q(String v) {
+    StringBuilder b = new StringBuilder("\"");
+    for (char c : v.toCharArray()) {
+      switch (c) {
+        case '"' -> b.append("\\\"");
+        case '\\' -> b.append("\\\\");
+        default -> {
+          if (c < 0x20) {
+            b.append(String.format("\\u%04x", (int) c));
+          } else {
+            b.append(c);
+          }
+        }
+      }
+    }
+    return b.append('"').toString();
+  }
+}
