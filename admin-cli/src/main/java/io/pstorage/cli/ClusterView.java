@@ -73,6 +73,9 @@ final class ClusterView {
     out.printf("CS nodes:  %d of %d (%d avail, %d inactive, %d offline)%n", active, s.getCsCount(), active,
         inactive, offline);
     out.printf("Files: %d inodes, %d chunks%n", s.getInodes(), s.getChunks());
+    out.printf("Replication: %s%n", s.getReplicationPending() == 0 ? "all chunks at their norm"
+        : s.getReplicationPending() + " chunk(s) to replicate, " + s.getReplicated() + " copied"
+            + (s.getReplicationStuck() > 0 ? ", " + s.getReplicationStuck() + " with nowhere to go" : ""));
     out.printf("Clients: %d writing%n%n", s.getWritingClients());
     out.printf("%6s %-8s %-9s %-22s %-22s %s%n", "MDSID", "STATUS", "ROLE", "ADDRESS", "RAFT ADDRESS", "APPLIED");
     for (int k = 0; k < s.getMdsCount(); k++) {
@@ -85,7 +88,8 @@ final class ClusterView {
     out.printf("%6s %-8s %8s %8s %9s %6s %6s %6s %-16s %s%n", "CSID", "STATUS", "SPACE", "FREE", "REPLICAS",
         "IOWAIT", "IOLAT", "QDEPTH", "HOST", "FLAGS");
     for (CsInfo cs : s.getCsList()) {
-      out.printf("%6d %-8s %8s %8s %9d %6s %6s %6d %-16s %s%n", cs.getCsId(), cs.getState().name().toLowerCase(),
+      out.printf("%6d %-8s %8s %8s %9d %6s %6s %6d %-16s %s%n", cs.getCsId(),
+          cs.getReleasing() ? "release" : cs.getState().name().toLowerCase(),
           Sizes.human(cs.getCapacity()), Sizes.human(cs.getFreeBytes()), cs.getChunkCount(), "-", "-",
           cs.getQueueDepth(), cs.getHost(), "t" + cs.getTier());
     }
@@ -98,7 +102,9 @@ final class ClusterView {
         .append(",\"space\":{\"total\":").append(total).append(",\"free\":").append(free).append('}')
         .append(",\"leader\":").append(q(s.getLeaderId()))
         .append(",\"inodes\":").append(s.getInodes()).append(",\"chunks\":").append(s.getChunks())
-        .append(",\"writing_clients\":").append(s.getWritingClients()).append(",\"mds\":[");
+        .append(",\"writing_clients\":").append(s.getWritingClients())
+        .append(",\"replication\":{\"pending\":").append(s.getReplicationPending()).append(",\"copied\":")
+        .append(s.getReplicated()).append(",\"stuck\":").append(s.getReplicationStuck()).append('}').append(",\"mds\":[");
     for (int k = 0; k < s.getMdsCount(); k++) {
       MdsInfo i = s.getMds(k);
       b.append(k == 0 ? "" : ",").append("{\"id\":").append(q(i.getId())).append(",\"status\":")

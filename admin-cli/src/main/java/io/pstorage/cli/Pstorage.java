@@ -13,6 +13,7 @@ import io.pstorage.cli.setup.AuthNodeCommand;
 import io.pstorage.cli.setup.MakeCsCommand;
 import io.pstorage.cli.setup.MakeMdsCommand;
 import io.pstorage.cli.setup.RmMdsCommand;
+import io.pstorage.cli.setup.RmCsCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -20,7 +21,7 @@ import picocli.CommandLine.Option;
 /** The {@code pstorage} admin command. */
 @Command(name = "pstorage", mixinStandardHelpOptions = true, version = "pstorage 0.1.0",
     description = "Administer a pstorage cluster.",
-    subcommands = {MakeMdsCommand.class, AuthNodeCommand.class, MakeCsCommand.class, RmMdsCommand.class,
+    subcommands = {MakeMdsCommand.class, AuthNodeCommand.class, MakeCsCommand.class, RmMdsCommand.class, RmCsCommand.class,
         StatCommand.class, TopCommand.class, EventsCommand.class, AttrCommands.Get.class, AttrCommands.Set.class},
     footer = {"", "Configuration is read from " + ConfigRoot.DEFAULT + "/clusters/NAME/ (set "
         + ConfigRoot.ENV + " to use another root)."})

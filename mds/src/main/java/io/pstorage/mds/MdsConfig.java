@@ -53,6 +53,8 @@ public final class MdsConfig {
   public Duration csInactiveAfter = Duration.ofSeconds(5);
   /** A CS silent this long is offline: its replicas count as lost. */
   public Duration csOfflineAfter = Duration.ofMinutes(5);
+  /** Chunks the leader copies at once when restoring replicas (bounds the load on the CS). */
+  public int replicationMaxParallel = 4;
   /** Write lease time; clients renew at a third of it. A new leader grants none for this long. */
   public Duration leaseTime = Duration.ofSeconds(10);
   /** How long results of client mutations are kept to answer retries (clients give up after 60 s). */
@@ -100,7 +102,7 @@ public final class MdsConfig {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "no MDS peers");
     }
     self();
-    if (maxOpsPerEntry < 1 || maxEntriesInFlight < 1) {
+    if (maxOpsPerEntry < 1 || maxEntriesInFlight < 1 || replicationMaxParallel < 1) {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "group commit limits must be at least 1");
     }
     if (retryKeep.toSeconds() < 1) {
@@ -129,6 +131,7 @@ public final class MdsConfig {
     c.joining = Boolean.parseBoolean(p.getProperty("joining", "false"));
     c.csInactiveAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.inactive.ms", "" + c.csInactiveAfter.toMillis())));
     c.csOfflineAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.offline.ms", "" + c.csOfflineAfter.toMillis())));
+    c.replicationMaxParallel = Integer.parseInt(p.getProperty("replication.max.parallel", "" + c.replicationMaxParallel));
     c.leaseTime = Duration.ofMillis(Long.parseLong(p.getProperty("lease.ms", "" + c.leaseTime.toMillis())));
     c.snapshotThreshold = Long.parseLong(p.getProperty("snapshot.threshold", "" + c.snapshotThreshold));
     c.retryKeep = Duration.ofSeconds(Long.parseLong(p.getProperty("retry.keep.s", "" + c.retryKeep.toSeconds())));
@@ -153,6 +156,7 @@ public final class MdsConfig {
     p.setProperty("cs.inactive.ms", "" + csInactiveAfter.toMillis());
     p.setProperty("cs.offline.ms", "" + csOfflineAfter.toMillis());
     p.setProperty("lease.ms", "" + leaseTime.toMillis());
+    p.setProperty("replication.max.parallel", "" + replicationMaxParallel);
     p.setProperty("snapshot.threshold", "" + snapshotThreshold);
     p.setProperty("retry.keep.s", "" + retryKeep.toSeconds());
     p.setProperty("raft.segment.bytes", "" + raftSegmentBytes);

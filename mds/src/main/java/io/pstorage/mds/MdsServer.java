@@ -7,6 +7,8 @@ import io.pstorage.mds.auth.AuthGrpcService;
 import io.pstorage.mds.auth.NodeEnrollment;
 import io.pstorage.mds.membership.Membership;
 import io.pstorage.mds.membership.MdsSecrets;
+import io.pstorage.mds.replication.Replicator;
+import io.pstorage.common.cs.ChunkChannels;
 import io.pstorage.mds.raft.GroupCommitter;
 import io.pstorage.mds.raft.MdsStateMachine;
 import io.pstorage.mds.raft.RaftNode;
@@ -44,6 +46,8 @@ public final class MdsServer implements AutoCloseable {
   private final GroupCommitter committer;
   private final MetadataService service;
   private final Membership membership;
+  private final ChunkChannels csChannels;
+  private final Replicator replicator;
   private final ScheduledExecutorService duties =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("mds-leader-duties").daemon().factory());
   private final ClusterTls tls;
@@ -62,7 +66,9 @@ public final class MdsServer implements AutoCloseable {
     this.committer = new GroupCommitter(raft, cfg.maxOpsPerEntry, cfg.maxEntriesInFlight);
     this.leases = new LeaseTable(cfg.leaseTime);
     this.membership = new Membership(cfg, raft, tls);
-    this.service = new MetadataService(cfg, raft, sm, committer, liveness, leases, membership);
+    this.csChannels = new ChunkChannels(tls);
+    this.replicator = new Replicator(cfg.cluster, cfg.replicationMaxParallel, sm, committer, liveness, leases, csChannels);
+    this.service = new MetadataService(cfg, raft, sm, committer, liveness, leases, membership, replicator);
   }
 
   public MdsServer start() throws IOException {
@@ -90,6 +96,7 @@ public final class MdsServer implements AutoCloseable {
     if (raft != null && raft.self().equals(leader)) {
       liveness.becameLeader();
       leases.becameLeader();
+      replicator.becameLeader();
     }
   }
 
@@ -106,6 +113,11 @@ public final class MdsServer implements AutoCloseable {
         if (r.getStatus() == StatusCode.OK) {
           announcedTerm = term;
         }
+      }
+      try {
+        replicator.tick();
+      } catch (Exception e) {
+        LOG.warn("replication round failed: {}", e.toString());
       }
       long now = System.nanoTime();
       for (CsLiveness.Transition t : liveness.sweep(sm.readLocal(CsRegistry::all), now)) {
@@ -156,6 +168,7 @@ public final class MdsServer implements AutoCloseable {
   public void close() throws IOException {
     duties.shutdownNow();
     membership.close();
+    csChannels.close();
     if (grpc != null) {
       grpc.shutdownNow();
     }

@@ -64,14 +64,18 @@ class DataPathTest {
 
   /** Every replica of every chunk of the file: same version as the MDS says, identical bytes. */
   static void assertReplicasAgree(MdsClient m, long ino, int expectReplicas) throws Exception {
-    try (ChunkChannels ch = new ChunkChannels(TestCredentials.install("data"))) {
+    assertReplicasAgree(m, ino, expectReplicas, "data");
+  }
+
+  static void assertReplicasAgree(MdsClient m, long ino, int expectReplicas, String cluster) throws Exception {
+    try (ChunkChannels ch = new ChunkChannels(TestCredentials.install(cluster))) {
       List<ChunkInfo> chunks = m.chunks(ino, 0, 1000);
       assertFalse(chunks.isEmpty());
       for (ChunkInfo c : chunks) {
         assertEquals(expectReplicas, c.getReplicasCount(), "replicas of chunk " + c.getChunkId());
         ByteString first = null;
         for (String addr : c.getReplicaAddressesList()) {
-          ChunkReadReply r = ch.blocking(addr).read(ChunkReadRequest.newBuilder().setCluster("data")
+          ChunkReadReply r = ch.blocking(addr).read(ChunkReadRequest.newBuilder().setCluster(cluster)
               .setChunkId(c.getChunkId()).setVersion(c.getVersion()).setOffset(0).setLength(CHUNK).build());
           assertEquals(StatusCode.OK, r.getStatus(), addr + ": " + r.getMessage());
           assertEquals(c.getVersion(), r.getCurrentVersion());

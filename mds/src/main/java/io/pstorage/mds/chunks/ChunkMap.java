@@ -133,6 +133,33 @@ public final class ChunkMap {
     Counters.add(t, Counters.CHUNKS, -gone.size());
   }
 
+  /** Every chunk after the given one (by ino, index), at most limit: the leader's replication scan. */
+  public static List<ChunkInfo> scan(KvReader r, long afterIno, long afterIndex, int limit) {
+    List<ChunkInfo> out = new ArrayList<>();
+    try (Cursor c = r.scan(Column.CHUNKS, new byte[] {'F'}, Keys.tagged('F', afterIno, afterIndex))) {
+      for (; c.valid() && out.size() < limit; c.next()) {
+        ChunkInfo ci = parse(c.value());
+        if (ci.getIno() != afterIno || ci.getIndex() != afterIndex) {
+          out.add(ci);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** How many chunks list the CS as a replica (a full scan: rm-cs only). */
+  public static long countOn(KvReader r, long csId) {
+    long n = 0;
+    try (Cursor c = r.scan(Column.CHUNKS, new byte[] {'F'})) {
+      for (; c.valid(); c.next()) {
+        if (parse(c.value()).getReplicasList().contains(csId)) {
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
   /** Replicas a CS must delete, oldest chunk first. */
   public static List<DeleteChunkCommand> pendingDeletes(KvReader r, long csId, int limit) {
     List<DeleteChunkCommand> out = new ArrayList<>();

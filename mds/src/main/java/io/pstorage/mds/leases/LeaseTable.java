@@ -29,9 +29,31 @@ public final class LeaseTable {
     leaderSince = System.nanoTime();
   }
 
+  /** The holder the leader uses while it copies a file's chunk: clients wait, they are not refused. */
+  public static final ByteString REPLICATOR = ByteString.copyFromUtf8("mds-replicator");
+
+  /** Leader: holds the file against writers while a chunk of it is copied; false when a client writes it. */
+  public boolean holdForReplication(long ino, long now) {
+    boolean[] got = {false};
+    leases.compute(ino, (k, l) -> {
+      if (l == null || l.expiresNanos() < now || l.holder().equals(REPLICATOR)) {
+        got[0] = true;
+        // long enough for one copy; renewed by each further hold, dropped by releaseReplication
+        return new Lease(REPLICATOR, now + 4 * period.toNanos());
+      }
+      return l;
+    });
+    return got[0];
+  }
+
+  public void releaseReplication(long ino) {
+    leases.computeIfPresent(ino, (k, l) -> l.holder().equals(REPLICATOR) ? null : l);
+  }
+
   /** How many distinct clients hold an unexpired lease. */
   public int holders(long now) {
-    return (int) leases.values().stream().filter(l -> l.expiresNanos() > now).map(Lease::holder).distinct().count();
+    return (int) leases.values().stream().filter(l -> l.expiresNanos() > now && !l.holder().equals(REPLICATOR))
+        .map(Lease::holder).distinct().count();
   }
 
   /** Grants, renews or releases; returns the lease time in ms. */
@@ -58,6 +80,9 @@ public final class LeaseTable {
     });
     if (!granted[0]) {
       Lease l = leases.get(ino);
+      if (l != null && l.holder().equals(REPLICATOR)) {
+        throw new PcsException(StatusCode.UNAVAILABLE, "inode " + ino + ": a chunk is being re-replicated; retry");
+      }
       if (l == null) {
         throw new PcsException(StatusCode.UNAVAILABLE, "new MDS leader: write leases are granted again after "
             + period.toMillis() + " ms");

@@ -28,7 +28,7 @@ public final class ChunkPlacement {
     Map<String, CsInfo> bestPerDomain = new HashMap<>();
     for (CsInfo cs : registered) {
       long f = live.free(cs.getCsId());
-      if (cs.getTier() != attrs.getTier() || live.state(cs.getCsId(), now) != CsState.ACTIVE
+      if (cs.getTier() != attrs.getTier() || cs.getReleasing() || live.state(cs.getCsId(), now) != CsState.ACTIVE
           || f < attrs.getChunkSize()) {
         continue;
       }
@@ -60,7 +60,7 @@ public final class ChunkPlacement {
     return chain;
   }
 
-  static String domain(CsInfo cs, FailureDomain fd) {
+  public static String domain(CsInfo cs, FailureDomain fd) {
     return switch (fd) {
       case DISK -> "disk:" + cs.getDisk();
       case RACK -> "rack:" + cs.getRack();

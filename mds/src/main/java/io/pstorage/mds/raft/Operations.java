@@ -41,6 +41,8 @@ public final class Operations {
       case ALLOCATE_CHUNK -> r.setChunk(ChunkMap.allocate(t, q.getAllocateChunk()));
       case UPDATE_CHUNK -> r.setChunk(ChunkMap.update(t, q.getUpdateChunk()));
       case REGISTER_CS -> r.setCs(CsRegistry.register(cx, q.getRegisterCs()));
+      case RELEASE_CS -> r.setCs(CsRegistry.release(cx, q.getReleaseCs().getCsId()));
+      case REMOVE_CS -> CsRegistry.remove(cx, q.getRemoveCs().getCsId());
       case APPEND_EVENT -> EventLog.append(t, cx.now(), q.getAppendEvent().getEvent());
       case FORGET_DELETED -> ChunkMap.forgetDeleted(t, q.getForgetDeleted().getCsId(),
           q.getForgetDeleted().getChunksList());

@@ -1,5 +1,6 @@
 package io.pstorage.mds.registry;
 
+import io.pstorage.mds.chunks.ChunkMap;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.pstorage.common.HostPort;
 import io.pstorage.common.PcsException;
@@ -32,6 +33,10 @@ public final class CsRegistry {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "chunk server registration names no host");
     }
     long id;
+    if (!q.getUuid().isEmpty() && t.get(Column.SERVICES, Keys.tagged('R', q.getUuid())) != null) {
+      throw new PcsException(StatusCode.NOT_PERMITTED, "chunk server " + q.getUuid()
+          + " was removed from the cluster (rm-cs); make a new one with make-cs");
+    }
     byte[] known = q.getUuid().isEmpty() ? null : t.get(Column.SERVICES, Keys.tagged('U', q.getUuid()));
     boolean fresh = known == null;
     if (fresh) {
@@ -42,7 +47,8 @@ public final class CsRegistry {
     } else {
       id = Keys.u64(known, 0);
     }
-    CsInfo info = CsInfo.newBuilder().setCsId(id).setAddress(q.getAddress()).setHost(q.getHost())
+    CsInfo before = fresh ? null : get(t, id);
+    CsInfo info = CsInfo.newBuilder().setCsId(id).setReleasing(before != null && before.getReleasing()).setAddress(q.getAddress()).setHost(q.getHost())
         .setTier(q.getTier()).setCapacity(q.getCapacity())
         .setDisk(q.getDisk().isEmpty() ? q.getAddress() : q.getDisk())
         .setRack(q.getRack()).setRow(q.getRow()).setRoom(q.getRoom()).setUuid(q.getUuid()).build();
@@ -51,6 +57,44 @@ public final class CsRegistry {
         (fresh ? "registered" : "re-registered") + " cs=" + id + " address=" + q.getAddress()
             + " host=" + q.getHost() + " tier=" + q.getTier() + " capacity=" + q.getCapacity());
     return info;
+  }
+
+  /** rm-cs, first step: no new chunks go to the CS, and the leader moves its chunks away. */
+  public static CsInfo release(ApplyContext cx, long csId) throws PcsException {
+    CsInfo cs = require(cx.txn(), csId);
+    if (!cs.getReleasing()) {
+      cs = cs.toBuilder().setReleasing(true).build();
+      cx.txn().put(Column.SERVICES, Keys.tagged('S', csId), cs.toByteArray());
+      EventLog.append(cx.txn(), cx.now(), Severity.WARNING, "cs." + csId,
+          "cs=" + csId + " is releasing: its chunks move to other chunk servers (rm-cs)");
+    }
+    return cs;
+  }
+
+  /** rm-cs, last step: forget a releasing CS that holds no chunk any more; it may never register again. */
+  public static void remove(ApplyContext cx, long csId) throws PcsException {
+    CsInfo cs = require(cx.txn(), csId);
+    if (!cs.getReleasing()) {
+      throw new PcsException(StatusCode.BUSY, "cs " + csId + " is not releasing: rm-cs moves its chunks first");
+    }
+    long held = ChunkMap.countOn(cx.txn(), csId);
+    if (held > 0) {
+      throw new PcsException(StatusCode.BUSY, "cs " + csId + " still holds " + held + " chunk(s)");
+    }
+    cx.txn().delete(Column.SERVICES, Keys.tagged('S', csId));
+    if (!cs.getUuid().isEmpty()) {
+      cx.txn().delete(Column.SERVICES, Keys.tagged('U', cs.getUuid()));
+      cx.txn().put(Column.SERVICES, Keys.tagged('R', cs.getUuid()), Keys.u64(csId));
+    }
+    EventLog.append(cx.txn(), cx.now(), Severity.INFO, "cs." + csId, "cs=" + csId + " removed from the cluster");
+  }
+
+  private static CsInfo require(KvReader r, long csId) throws PcsException {
+    CsInfo cs = get(r, csId);
+    if (cs == null) {
+      throw new PcsException(StatusCode.NOT_FOUND, "no chunk server " + csId);
+    }
+    return cs;
   }
 
   /** The registered CS with this id, or null. */

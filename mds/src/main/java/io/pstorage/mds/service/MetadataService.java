@@ -13,6 +13,7 @@ import io.pstorage.mds.raft.Operations;
 import io.pstorage.mds.raft.RaftNode;
 import io.pstorage.mds.leases.LeaseTable;
 import io.pstorage.mds.membership.Membership;
+import io.pstorage.mds.replication.Replicator;
 import io.pstorage.mds.registry.CsLiveness;
 import io.pstorage.mds.registry.CsRegistry;
 import io.pstorage.proto.AllocateChunkRequest;
@@ -61,10 +62,12 @@ public final class MetadataService {
   private final CsLiveness liveness;
   private final LeaseTable leases;
   private final Membership membership;
+  private final Replicator replicator;
 
   public MetadataService(MdsConfig cfg, RaftNode raft, MdsStateMachine sm, GroupCommitter committer,
-      CsLiveness liveness, LeaseTable leases, Membership membership) {
+      CsLiveness liveness, LeaseTable leases, Membership membership, Replicator replicator) {
     this.membership = membership;
+    this.replicator = replicator;
     this.cfg = cfg;
     this.raft = raft;
     this.sm = sm;
@@ -354,7 +357,8 @@ public final class MetadataService {
     long now = System.nanoTime();
     String leader = String.valueOf(raft.leaderId());
     ClusterStatusReply.Builder b = r.getClusterStatus().toBuilder().setCluster(cfg.cluster).setLeaderId(leader)
-        .setWritingClients(leases.holders(now));
+        .setWritingClients(leases.holders(now)).setReplicationPending(replicator.pending())
+        .setReplicated(replicator.replicated()).setReplicationStuck(replicator.stuck());
     b.clearCs();
     for (CsInfo cs : r.getClusterStatus().getCsList()) {
       b.addCs(liveness.withSoftState(cs, now));

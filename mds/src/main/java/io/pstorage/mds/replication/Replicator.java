@@ -1,0 +1,267 @@
+package io.pstorage.mds.replication;
+
+import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.MoreExecutors;
+import io.pstorage.common.cs.ChunkChannels;
+import io.pstorage.mds.chunks.ChunkMap;
+import io.pstorage.mds.leases.LeaseTable;
+import io.pstorage.mds.namespace.Namespace;
+import io.pstorage.mds.placement.ChunkPlacement;
+import io.pstorage.mds.raft.GroupCommitter;
+import io.pstorage.mds.raft.MdsStateMachine;
+import io.pstorage.mds.registry.CsLiveness;
+import io.pstorage.mds.registry.CsRegistry;
+import io.pstorage.proto.ChunkInfo;
+import io.pstorage.proto.ChunkTarget;
+import io.pstorage.proto.ChunkReply;
+import io.pstorage.proto.CopyChunkRequest;
+import io.pstorage.proto.CsInfo;
+import io.pstorage.proto.CsState;
+import io.pstorage.proto.MdsRequest;
+import io.pstorage.proto.PcsAttrs;
+import io.pstorage.proto.RequestHeader;
+import io.pstorage.proto.SetVersionRequest;
+import io.pstorage.proto.StatusCode;
+import io.pstorage.proto.UpdateChunkRequest;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Leader duty: restores every chunk to its norm. A replica counts as good when its CS is not
+ * offline and not releasing (rm-cs); chunks with the fewest good replicas go first. A healthy CS
+ * of a failure domain the chunk does not use yet pulls a copy from a good replica (checksums
+ * checked on both ends), then the chunk's replica list and version change in one log entry:
+ * dropped replicas become orphans that their CS delete, and a CS returning with an old replica
+ * finds it deleted, never read.
+ *
+ * <p>Why copying is safe: the file is held against writers (a lease the leader takes) from before
+ * the copy until the new list is committed, so the copy cannot miss a write; the version bump then
+ * turns every cached chain of the chunk stale.
+ */
+public final class Replicator {
+  private static final Logger LOG = LoggerFactory.getLogger(Replicator.class);
+  private static final int SCAN_BATCH = 4096;
+
+  private final String cluster;
+  private final int maxParallel;
+  private final MdsStateMachine sm;
+  private final GroupCommitter committer;
+  private final CsLiveness liveness;
+  private final LeaseTable leases;
+  private final ChunkChannels channels;
+  private final Set<Long> inFlight = ConcurrentHashMap.newKeySet();
+  private final AtomicLong replicated = new AtomicLong();
+  private volatile long pending;
+  private volatile int stuck;
+
+  public Replicator(String cluster, int maxParallel, MdsStateMachine sm, GroupCommitter committer,
+      CsLiveness liveness, LeaseTable leases, ChunkChannels channels) {
+    this.cluster = cluster;
+    this.maxParallel = maxParallel;
+    this.sm = sm;
+    this.committer = committer;
+    this.liveness = liveness;
+    this.leases = leases;
+    this.channels = channels;
+  }
+
+  public long pending() {
+    return pending;
+  }
+
+  public long replicated() {
+    return replicated.get();
+  }
+
+  public int stuck() {
+    return stuck;
+  }
+
+  public void becameLeader() {
+    replicated.set(0);
+  }
+
+  private record Work(ChunkInfo chunk, PcsAttrs attrs, List<Long> good) {}
+
+  /** One round: find what needs copies, start as many as the parallelism allows. */
+  public void tick() throws Exception {
+    long now = System.nanoTime();
+    Map<Long, CsInfo> cs = new HashMap<>();
+    for (CsInfo c : sm.readLocal(CsRegistry::all)) {
+      cs.put(c.getCsId(), c);
+    }
+    List<Work> work = new ArrayList<>();
+    long ino = 0, index = -1;
+    while (true) {
+      long fIno = ino, fIndex = index;
+      List<ChunkInfo> batch = sm.readLocal(r -> ChunkMap.scan(r, fIno, fIndex, SCAN_BATCH));
+      for (ChunkInfo c : batch) {
+        List<Long> good = new ArrayList<>();
+        boolean unwanted = false;
+        for (long id : c.getReplicasList()) {
+          CsInfo info = cs.get(id);
+          if (info != null && !info.getReleasing() && liveness.state(id, now) != CsState.OFFLINE) {
+            good.add(id);
+          } else {
+            unwanted = true;
+          }
+        }
+        PcsAttrs attrs = sm.readLocal(r -> Namespace.inode(r, c.getIno()).getPcs());
+        if (good.size() < attrs.getReplicasNorm() || unwanted) {
+          work.add(new Work(c, attrs, good));
+        }
+      }
+      if (batch.size() < SCAN_BATCH) {
+        break;
+      }
+      ino = batch.get(batch.size() - 1).getIno();
+      index = batch.get(batch.size() - 1).getIndex();
+    }
+    // most endangered first: one good replica left before two
+    work.sort(Comparator.comparingInt((Work w) -> w.good().size()).thenComparingLong(w -> w.chunk().getChunkId()));
+    int noTarget = 0;
+    for (Work w : work) {
+      if (w.good().isEmpty() || inFlight.contains(w.chunk().getChunkId())) {
+        noTarget += w.good().isEmpty() ? 1 : 0; // nothing to copy from: waits for a replica to return
+        continue;
+      }
+      if (w.good().size() >= w.attrs().getReplicasNorm()) {
+        drop(w); // enough good replicas: just forget the unwanted ones
+        continue;
+      }
+      CsInfo target = target(w, cs.values(), now);
+      if (target == null) {
+        noTarget++;
+        continue;
+      }
+      if (inFlight.size() >= maxParallel) {
+        continue;
+      }
+      copy(w, cs, target, now);
+    }
+    pending = work.size();
+    stuck = noTarget;
+  }
+
+  /** An active CS of the file's tier, with room, releasing nothing, in a domain the good replicas do not use. */
+  private CsInfo target(Work w, java.util.Collection<CsInfo> all, long now) {
+    Set<String> used = new HashSet<>();
+    Map<Long, CsInfo> byId = new HashMap<>();
+    all.forEach(c -> byId.put(c.getCsId(), c));
+    for (long id : w.good()) {
+      used.add(ChunkPlacement.domain(byId.get(id), w.attrs().getFailureDomain()));
+    }
+    CsInfo best = null;
+    for (CsInfo c : all) {
+      if (c.getReleasing() || c.getTier() != w.attrs().getTier() || liveness.state(c.getCsId(), now) != CsState.ACTIVE
+          || w.chunk().getReplicasList().contains(c.getCsId()) || liveness.free(c.getCsId()) < w.attrs().getChunkSize()
+          || used.contains(ChunkPlacement.domain(c, w.attrs().getFailureDomain()))) {
+        continue;
+      }
+      if (best == null || liveness.free(c.getCsId()) > liveness.free(best.getCsId())) {
+        best = c;
+      }
+    }
+    return best;
+  }
+
+  private void copy(Work w, Map<Long, CsInfo> cs, CsInfo target, long now) {
+    ChunkInfo c = w.chunk();
+    if (!leases.holdForReplication(c.getIno(), now)) {
+      return; // a client is writing the file: next round
+    }
+    inFlight.add(c.getChunkId());
+    liveness.reserve(target.getCsId(), w.attrs().getChunkSize());
+    // the source: a good replica whose CS is active (an inactive one may not answer)
+    long source = w.good().stream().filter(id -> liveness.state(id, now) == CsState.ACTIVE).findFirst()
+        .orElse(w.good().get(0));
+    CopyChunkRequest q = CopyChunkRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
+        .setVersion(c.getVersion()).setChunkSize(w.attrs().getChunkSize())
+        .setSource(ChunkTarget.newBuilder().setCsId(source).setAddress(cs.get(source).getAddress())).build();
+    LOG.info("replicating chunk={} version={} from cs={} to cs={} good={} norm={}", c.getChunkId(), c.getVersion(),
+        source, target.getCsId(), w.good(), w.attrs().getReplicasNorm());
+    Futures.addCallback(channels.future(target.getAddress()).withDeadlineAfter(10, TimeUnit.MINUTES).copy(q),
+        new FutureCallback<ChunkReply>() {
+          @Override
+          public void onSuccess(ChunkReply r) {
+            if (r.getStatus() != StatusCode.OK) {
+              finish(c, "copy to cs=" + target.getCsId() + " failed: " + r.getStatus() + " " + r.getMessage());
+              return;
+            }
+            List<Long> chain = new ArrayList<>(w.good());
+            chain.add(target.getCsId());
+            commit(c, chain, w.attrs().getChunkSize(), cs);
+          }
+
+          @Override
+          public void onFailure(Throwable t) {
+            finish(c, "copy to cs=" + target.getCsId() + " failed: " + t);
+          }
+        }, MoreExecutors.directExecutor());
+  }
+
+  /** Enough good replicas already: the list loses the unwanted ones (no copy, so no hold needed). */
+  private void drop(Work w) {
+    ChunkInfo c = w.chunk();
+    if (!leases.holdForReplication(c.getIno(), System.nanoTime())) {
+      return;
+    }
+    inFlight.add(c.getChunkId());
+    LOG.info("dropping replicas chunk={} version={} keep={} of={}", c.getChunkId(), c.getVersion(), w.good(),
+        c.getReplicasList());
+    commit(c, w.good(), w.attrs().getChunkSize(), null);
+  }
+
+  private void commit(ChunkInfo c, List<Long> chain, long chunkSize, Map<Long, CsInfo> cs) {
+    long next = c.getVersion() + 1;
+    committer.submit(MdsRequest.newBuilder().setHeader(RequestHeader.newBuilder().setCluster(cluster))
+        .setUpdateChunk(UpdateChunkRequest.newBuilder().setChunkId(c.getChunkId()).setExpectedVersion(c.getVersion())
+            .setNewVersion(next).addAllReplicas(chain)).build())
+        .whenComplete((r, err) -> {
+          if (err != null || r.getStatus() != StatusCode.OK) {
+            finish(c, "update failed: " + (err != null ? err : r.getStatus() + " " + r.getMessage()));
+            return;
+          }
+          // Tell the new chain its version now; a CS that misses this is one bump behind and gets
+          // set_version from its next full report.
+          Map<Long, CsInfo> known = cs != null ? cs : new HashMap<>();
+          if (cs == null) {
+            try {
+              sm.readLocal(CsRegistry::all).forEach(x -> known.put(x.getCsId(), x));
+            } catch (Exception e) {
+              LOG.warn("chunk={}: cannot read the CS registry to send set-version: {}", c.getChunkId(), e.toString());
+            }
+          }
+          for (long id : chain) {
+            CsInfo info = known.get(id);
+            if (info != null) {
+              channels.future(info.getAddress()).withDeadlineAfter(10, TimeUnit.SECONDS).setVersion(
+                  SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
+                      .setVersion(c.getVersion()).setNewVersion(next).setChunkSize(chunkSize).build());
+            }
+          }
+          replicated.incrementAndGet();
+          LOG.info("replicated chunk={} version={} replicas={}", c.getChunkId(), next, chain);
+          finish(c, null);
+        });
+  }
+
+  private void finish(ChunkInfo c, String error) {
+    if (error != null) {
+      LOG.warn("replication chunk={} version={}: {}", c.getChunkId(), c.getVersion(), error);
+    }
+    leases.releaseReplication(c.getIno());
+    inFlight.remove(c.getChunkId());
+  }
+}

@@ -1,0 +1,90 @@
+package io.pstorage.tests;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.pstorage.client.PcsClient;
+import io.pstorage.client.PcsFile;
+import io.pstorage.common.mds.MdsClient;
+import io.pstorage.proto.ChunkInfo;
+import io.pstorage.proto.PcsAttrsChange;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Replicas restored by the MDS leader: a chunk server drained with `pstorage rm-cs` (the real
+ * command, progress shown), and one killed with SIGKILL and declared offline. Every chunk ends at
+ * its norm on distinct hosts, without the gone CS, with identical replicas, and the data intact.
+ */
+class ReplicationTest {
+  static final int CHUNK = 256 << 10;
+
+  @TempDir Path dir;
+
+  static void awaitChunks(MdsClient m, long ino, long without, int replicas, Duration timeout) throws Exception {
+    long end = System.nanoTime() + timeout.toNanos();
+    List<ChunkInfo> chunks;
+    do {
+      chunks = m.chunks(ino, 0, 1000);
+      if (chunks.stream().allMatch(c -> c.getReplicasCount() == replicas && !c.getReplicasList().contains(without)
+          && c.getReplicaHostsList().stream().distinct().count() == replicas)) {
+        return;
+      }
+      Thread.sleep(200);
+    } while (System.nanoTime() < end);
+    fail("chunks not restored to " + replicas + " replicas without cs " + without + " in " + timeout + ": " + chunks);
+  }
+
+  @Test
+  void drainedAndDeadChunkServersAreReplacedFromSurvivingReplicas() throws Exception {
+    try (DataCluster c = new DataCluster(dir, "repl", 1, 5, true, m -> {
+      m.csInactiveAfter = Duration.ofSeconds(1);
+      m.csOfflineAfter = Duration.ofSeconds(3);
+    }, cs -> {}).start()) {
+      byte[] data = new byte[6 * CHUNK + 777];
+      new Random(3).nextBytes(data);
+      long ino;
+      try (MdsClient m = c.mds().client()) {
+        m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(CHUNK).setReplicasNorm(3)
+            .setReplicasMin(2).build(), false);
+        try (PcsClient client = c.client(); PcsFile f = client.create("/vm.img", 0644, true)) {
+          f.write(0, data);
+          f.fsync();
+          ino = f.ino();
+        }
+        long drained = m.chunks(ino, 0, 1).get(0).getReplicas(0);
+
+        // rm-cs, as an admin runs it
+        Cli admin = new Cli(dir.resolve("admin/etc"), dir.resolve("out"));
+        TestCredentials.copyTo("repl", admin.root());
+        Files.write(admin.root().resolve("clusters/repl/bs.list"), c.mds().addresses(), StandardCharsets.UTF_8);
+        Cli.Result r = admin.run("pstorage", "-c", "repl", "rm-cs", Long.toString(drained), "--timeout-min", "2");
+        assertEquals(0, r.code(), r.all());
+        assertTrue(r.out().contains("cs " + drained + " is releasing"), r.all());
+        assertTrue(r.out().contains("cs " + drained + " removed from cluster 'repl'"), r.all());
+        awaitChunks(m, ino, drained, 3, Duration.ofSeconds(5));
+        assertTrue(m.clusterStatus().getCsList().stream().noneMatch(x -> x.getCsId() == drained), "cs forgotten");
+        DataPathTest.assertReplicasAgree(m, ino, 3, "repl");
+
+        // a CS killed: once offline, its chunks are copied elsewhere
+        long victim = m.chunks(ino, 0, 1).get(0).getReplicas(0);
+        int idx = c.csIndex(m.clusterStatus().getCsList().stream().filter(x -> x.getCsId() == victim).findFirst()
+            .orElseThrow().getAddress());
+        c.killCs(idx);
+        awaitChunks(m, ino, victim, 3, Duration.ofSeconds(60));
+        DataPathTest.assertReplicasAgree(m, ino, 3, "repl");
+        r = admin.run("pstorage", "-c", "repl", "stat");
+        assertTrue(r.out().contains("Replication: all chunks at their norm"), r.all());
+        assertTrue(r.out().contains("CS nodes:  3 of 4 (3 avail, 0 inactive, 1 offline)"), r.all());
+      }
+      try (PcsClient client = c.client(); PcsFile f = client.open("/vm.img")) {
+        assertArrayEquals(data, f.read(0, data.length));
+      }
+    }
+  }
+}
