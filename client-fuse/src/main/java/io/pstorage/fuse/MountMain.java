@@ -79,7 +79,13 @@ public final class MountMain implements Callable<Integer> {
     }
     PcsClient.Options co = new PcsClient.Options();
     co.mdsDeadline = o.mdsTimeout;
-    PcsClient client = PcsClient.connect(o.cluster, co);
+    PcsClient client;
+    try {
+      client = PcsClient.connect(o.cluster, co);
+    } catch (IOException e) {
+      LOG.error("mount failed: cannot connect to cluster '{}': {}", o.cluster, e.getMessage());
+      return 1;
+    }
     try {
       // Fail now, with a message, if the cluster is not there, rather than mount a dead file system.
       CompletableFuture.supplyAsync(() -> {

@@ -64,8 +64,11 @@ public final class MountOptions {
   /** The arguments for libfuse2: ours first, so that an explicit -o from the user wins. */
   public String[] fuseArgs(boolean root) {
     List<String> o = new ArrayList<>(List.of("fsname=pstorage:" + cluster, "subtype=pstorage", "default_permissions",
-        "big_writes", "max_write=131072", "max_read=131072", "max_readahead=1048576", "attr_timeout=1",
-        "entry_timeout=1", "negative_timeout=0"));
+        "big_writes", "max_write=131072", "max_read=131072", "max_readahead=1048576",
+        // No attribute caching: libfuse2's high-level API gives each path (so each hard link) its
+        // own kernel inode, and no one tells the kernel that another mount changed a file, so a
+        // cached size could cut a read short. Names are cached for a second.
+        "attr_timeout=0", "entry_timeout=1", "negative_timeout=0"));
     if (root) {
       o.add("allow_other"); // a root-run mount serves every user; permissions are checked by the kernel
     }

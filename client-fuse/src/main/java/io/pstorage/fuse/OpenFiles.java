@@ -35,11 +35,14 @@ final class OpenFiles implements AutoCloseable {
     private boolean leased; // guarded by this
     /** Written since the last sync: the next sync stamps mtime (an overwrite does not grow the size). */
     private volatile boolean dirty;
+    /** The size at the last sync: growing past it publishes the size, which stamps mtime already. */
+    private long syncedSize; // guarded by this
 
     Open(PcsFile file, WriteBack writeBack, MdsClient mds) {
       this.file = file;
       this.writeBack = writeBack;
       this.mds = mds;
+      this.syncedSize = file.size();
     }
 
     /** The size this mount sees: published, plus what it wrote, plus what is still buffered. */
@@ -64,7 +67,15 @@ final class OpenFiles implements AutoCloseable {
       file.fsync();
       if (dirty) {
         dirty = false;
-        mds.setattr(SetAttrRequest.newBuilder().setIno(file.ino()).setMtimeNow(true));
+        long size = file.size();
+        boolean grew;
+        synchronized (this) {
+          grew = size > syncedSize;
+          syncedSize = size;
+        }
+        if (!grew) {
+          mds.setattr(SetAttrRequest.newBuilder().setIno(file.ino()).setMtimeNow(true));
+        }
       }
     }
   }

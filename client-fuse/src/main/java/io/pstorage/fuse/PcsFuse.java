@@ -2,6 +2,7 @@ package io.pstorage.fuse;
 
 import io.pstorage.client.PcsClient;
 import io.pstorage.client.PcsFile;
+import io.pstorage.common.Errno;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.proto.DirEntry;
@@ -20,7 +21,6 @@ import jnr.ffi.types.off_t;
 import jnr.ffi.types.size_t;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import ru.serce.jnrfuse.ErrorCodes;
 import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
@@ -85,7 +85,7 @@ public final class PcsFuse extends FuseStubFS {
       return -e.errno();
     } catch (RuntimeException e) {
       LOG.error("{} path={} failed", name, path, e);
-      return -ErrorCodes.EIO();
+      return -Errno.EIO;
     }
   }
 
@@ -375,7 +375,7 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int mknod(String path, @mode_t long mode, long rdev) {
     if ((mode & FileStat.S_IFMT) != FileStat.S_IFREG) {
-      return -ErrorCodes.EPERM(); // no devices, FIFOs or sockets in the cluster namespace
+      return -Errno.EPERM; // no devices, FIFOs or sockets in the cluster namespace
     }
     return op("mknod", path, () -> {
       ownedByCaller(mds.create(dirIno(parentOf(path)), nameOf(path), (int) (mode & 07777), true));
@@ -486,19 +486,19 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int getxattr(String path, String name, Pointer value, @size_t long size) {
     if (!name.startsWith(PcsXattrs.PREFIX)) {
-      return -ErrorCodes.ENODATA();
+      return -Errno.ENODATA;
     }
     return op("getxattr", path, () -> {
       String v = PcsXattrs.get(lookup(path).getPcs(), name);
       if (v == null) {
-        return -ErrorCodes.ENODATA();
+        return -Errno.ENODATA;
       }
       byte[] b = v.getBytes(StandardCharsets.UTF_8);
       if (size == 0) {
         return b.length;
       }
       if (size < b.length) {
-        return -ErrorCodes.ERANGE();
+        return -Errno.ERANGE;
       }
       value.put(0, b, 0, b.length);
       return b.length;
@@ -512,7 +512,7 @@ public final class PcsFuse extends FuseStubFS {
       value.get(0, b, 0, b.length);
       PcsAttrsChange c = PcsXattrs.parse(name, new String(b, StandardCharsets.UTF_8));
       if (c == null) {
-        return -ErrorCodes.ENOTSUP();
+        return -Errno.EOPNOTSUPP;
       }
       mds.setPcsAttrs(lookup(path).getIno(), c, false);
       return 0;
@@ -526,6 +526,6 @@ public final class PcsFuse extends FuseStubFS {
 
   @Override
   public int removexattr(String path, String name) {
-    return name.startsWith(PcsXattrs.PREFIX) ? -ErrorCodes.EPERM() : -ErrorCodes.ENODATA();
+    return name.startsWith(PcsXattrs.PREFIX) ? -Errno.EPERM : -Errno.ENODATA;
   }
 }
