@@ -91,8 +91,9 @@ final class OpenFiles implements AutoCloseable {
     this.client = client;
     this.options = options;
     this.budget = new MemoryBudget(options.writeBackBytes);
-    // Enough writers to keep the budget's extents in flight; fixed, so no per-request threads.
-    int threads = (int) Math.max(2, Math.min(64, options.writeBackBytes / options.extentBytes));
+    // A fixed pool (no thread per request): 16 chain writes in flight keep a chain busy, like
+    // the client's own I/O pool; more only queue on two cores.
+    int threads = (int) Math.max(2, Math.min(16, options.writeBackBytes / options.extentBytes));
     AtomicInteger n = new AtomicInteger();
     this.flushers = Executors.newFixedThreadPool(threads, r -> daemon(r, "fuse-writeback-" + n.incrementAndGet()));
     this.ager = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "fuse-writeback-ager"));
