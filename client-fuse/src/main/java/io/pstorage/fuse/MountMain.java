@@ -51,7 +51,8 @@ public final class MountMain implements Callable<Integer> {
   public Integer call() throws Exception {
     MountOptions o = new MountOptions();
     o.cluster = cluster != null ? cluster : positional.size() == 2 ? positional.get(0) : null;
-    o.mountpoint = Path.of(positional.get(positional.size() - 1)).toAbsolutePath().normalize();
+    Path mp = Path.of(positional.get(positional.size() - 1)).toAbsolutePath().normalize();
+    o.mountpoint = Files.isDirectory(mp) ? mp.toRealPath() : mp; // as /proc/mounts will show it
     o.foreground = foreground;
     options.forEach(o::addOptions);
     try {

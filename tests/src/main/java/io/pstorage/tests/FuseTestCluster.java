@@ -18,11 +18,16 @@ public final class FuseTestCluster implements AutoCloseable {
   public final Path configRoot;
 
   public FuseTestCluster(Path dir, int chunkServers, boolean csProcesses) throws Exception {
+    this(dir, chunkServers, csProcesses, CHUNK, Math.min(3, chunkServers));
+  }
+
+  public FuseTestCluster(Path dir, int chunkServers, boolean csProcesses, long chunkSize, int replicas)
+      throws Exception {
     this.cluster = new DataCluster(dir, NAME, 3, chunkServers, csProcesses,
         m -> m.csInactiveAfter = Duration.ofSeconds(1), cs -> { }).start();
     try (MdsClient m = new MdsClient(NAME, cluster.mds().addresses(), Duration.ofSeconds(30))) {
-      m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(CHUNK)
-          .setReplicasNorm(Math.min(3, chunkServers)).setReplicasMin(Math.min(2, chunkServers)).build(), false);
+      m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(chunkSize)
+          .setReplicasNorm(replicas).setReplicasMin(Math.min(2, replicas)).build(), false);
     }
     this.configRoot = FuseMount.configRoot(dir.resolve("conf"), NAME, cluster.mds().addresses());
   }
@@ -36,8 +41,12 @@ public final class FuseTestCluster implements AutoCloseable {
     cluster.close();
   }
 
+  /** DIR [CHUNK_SERVERS [CHUNK_BYTES [REPLICAS]]]: chunk servers run as processes when given a count. */
   public static void main(String[] args) throws Exception {
-    try (FuseTestCluster c = new FuseTestCluster(Path.of(args[0]), 4, false)) {
+    int cs = args.length > 1 ? Integer.parseInt(args[1]) : 4;
+    long chunk = args.length > 2 ? Long.parseLong(args[2]) : CHUNK;
+    int replicas = args.length > 3 ? Integer.parseInt(args[3]) : Math.min(3, cs);
+    try (FuseTestCluster c = new FuseTestCluster(Path.of(args[0]), cs, args.length > 1, chunk, replicas)) {
       System.out.println("PSTORAGE_CONFIG_ROOT=" + c.configRoot + " cluster=" + NAME);
       Thread.sleep(Long.MAX_VALUE);
     }
