@@ -46,9 +46,15 @@ public final class FuseTestCluster implements AutoCloseable {
     int cs = args.length > 1 ? Integer.parseInt(args[1]) : 4;
     long chunk = args.length > 2 ? Long.parseLong(args[2]) : CHUNK;
     int replicas = args.length > 3 ? Integer.parseInt(args[3]) : Math.min(3, cs);
-    try (FuseTestCluster c = new FuseTestCluster(Path.of(args[0]), cs, args.length > 1, chunk, replicas)) {
-      System.out.println("PSTORAGE_CONFIG_ROOT=" + c.configRoot + " cluster=" + NAME);
-      Thread.sleep(Long.MAX_VALUE);
-    }
+    FuseTestCluster c = new FuseTestCluster(Path.of(args[0]), cs, args.length > 1, chunk, replicas);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> { // SIGTERM must not leave CS processes behind
+      try {
+        c.close();
+      } catch (Exception e) {
+        e.printStackTrace();
+      }
+    }));
+    System.out.println("PSTORAGE_CONFIG_ROOT=" + c.configRoot + " cluster=" + NAME);
+    Thread.sleep(Long.MAX_VALUE);
   }
 }
