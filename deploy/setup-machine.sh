@@ -4,8 +4,16 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-# Debian packages the build, tests and local cluster use (added by later issues: libfuse2, fio...).
-PACKAGES=(iproute2)
+# Debian packages the build, tests and local cluster use (added by later issues: fio...).
+# libfuse2 is all the FUSE mount needs at run time. NOT the `fuse` package: it removes fuse3 (and
+# with it the MooseFS client); as root, libfuse2 mounts without fusermount and umount(8) unmounts.
+# attr (getfattr/setfattr) and unzip are used by the FUSE tests.
+# Debian 13 renamed libfuse2 to libfuse2t64.
+fuse2=libfuse2
+if ! apt-cache show libfuse2 >/dev/null 2>&1 && apt-cache show libfuse2t64 >/dev/null 2>&1; then
+  fuse2=libfuse2t64
+fi
+PACKAGES=(iproute2 "$fuse2" attr unzip)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

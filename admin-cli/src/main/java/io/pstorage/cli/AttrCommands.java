@@ -1,7 +1,7 @@
 package io.pstorage.cli;
 
+import io.pstorage.client.PcsAttrText;
 import io.pstorage.common.mds.MdsClient;
-import io.pstorage.proto.FailureDomain;
 import io.pstorage.proto.PcsAttrs;
 import io.pstorage.proto.PcsAttrsChange;
 import java.io.PrintWriter;
@@ -67,23 +67,15 @@ final class AttrCommands {
           throw new CommandLine.ParameterException(spec.commandLine(), "expected ATTR=VALUE, got '" + kv + "'");
         }
         String k = kv.substring(0, eq), v = kv.substring(eq + 1);
+        boolean known;
         try {
-          switch (k) {
-            case "replicas" -> {
-              String[] p = v.split(":");
-              b.setReplicasNorm(Integer.parseInt(p[0]));
-              if (p.length > 1) {
-                b.setReplicasMin(Integer.parseInt(p[1]));
-              }
-            }
-            case "tier" -> b.setTier(Integer.parseInt(v));
-            case "chunk-size" -> b.setChunkSize(Sizes.parse(v));
-            case "failure-domain" -> b.setFailureDomain(FailureDomain.valueOf(v.toUpperCase(Locale.ROOT)));
-            default -> throw new CommandLine.ParameterException(spec.commandLine(), "unknown attribute '" + k
-                + "': use replicas, tier, failure-domain or chunk-size");
-          }
+          known = PcsAttrText.parse(b, k, v);
         } catch (IllegalArgumentException e) {
           throw new CommandLine.ParameterException(spec.commandLine(), "bad value for " + k + ": '" + v + "'");
+        }
+        if (!known) {
+          throw new CommandLine.ParameterException(spec.commandLine(), "unknown attribute '" + k
+              + "': use replicas, tier, failure-domain or chunk-size");
         }
       }
       return b.build();

@@ -59,7 +59,12 @@ public final class PcsClient implements AutoCloseable {
 
   /** Connects to the cluster named in /etc/pstorage/clusters/NAME/bs.list (or $PSTORAGE_CONFIG_ROOT). */
   public static PcsClient connect(String cluster) throws IOException {
-    return new PcsClient(cluster, BsList.read(ConfigRoot.bsList(cluster)), new Options());
+    return connect(cluster, new Options());
+  }
+
+  /** The same, with tunables (e.g. the FUSE mount's MDS deadline). */
+  public static PcsClient connect(String cluster, Options options) throws IOException {
+    return new PcsClient(cluster, BsList.read(ConfigRoot.bsList(cluster)), options);
   }
 
   public PcsClient(String cluster, List<String> mdsAddresses, Options options) throws PcsException {

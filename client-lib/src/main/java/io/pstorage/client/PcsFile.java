@@ -200,6 +200,22 @@ public final class PcsFile implements AutoCloseable {
     }
   }
 
+  /** Takes the write lease now (writes take it anyway), so another writer's BUSY shows up early. */
+  public void takeWriteLease() throws PcsException {
+    checkOpen();
+    state.ensureLease();
+  }
+
+  /**
+   * Tells a reader the size the MDS has now (e.g. from a getattr), so it can read what another
+   * client appended since the open; ignored while this client holds the write lease.
+   */
+  public void refreshSize(long mdsSize) {
+    if (mdsSize != state.size()) {
+      state.refreshSize(mdsSize);
+    }
+  }
+
   /** Releases the write lease now (it is also released when the client closes). */
   public void releaseLease() throws PcsException {
     state.releaseLease();

@@ -10,6 +10,8 @@ public final class Errno {
       EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, EFBIG = 27, ENOSPC = 28, EMLINK = 31,
       ENAMETOOLONG = 36, ENOTEMPTY = 39, ETIMEDOUT = 110, ECONNREFUSED = 111, ESTALE = 116,
       EPROTO = 71, EBADMSG = 74, ENOKEY = 126, EKEYREJECTED = 129;
+  /** Used at the FUSE edge only (no status code maps to them). */
+  public static final int EBADF = 9, ERANGE = 34, ENODATA = 61, EOPNOTSUPP = 95;
 
   private static final Map<StatusCode, Integer> TABLE = new EnumMap<>(StatusCode.class);
 

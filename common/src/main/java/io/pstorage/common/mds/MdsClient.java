@@ -91,7 +91,9 @@ public final class MdsClient implements AutoCloseable {
    */
   private <R> R invoke(Function<MdsServiceGrpc.MdsServiceBlockingStub, R> rpc, Function<R, StatusCode> status,
       Function<R, String> hint, Function<R, String> message) throws PcsException {
-    long end = System.nanoTime() + deadline.toNanos();
+    long start = System.nanoTime();
+    long end = start + deadline.toNanos();
+    boolean warned = false;
     long backoffMs = 20;
     int rotation = 0;
     int redirects = 0;
@@ -122,6 +124,10 @@ public final class MdsClient implements AutoCloseable {
           }
           case UNAVAILABLE -> lastError = to + ": " + message.apply(r);
           case OK -> {
+            if (warned) {
+              LOG.warn("mds reachable again: cluster={} leader={} after {} ms blocked", cluster, to,
+                  (System.nanoTime() - start) / 1_000_000);
+            }
             return r;
           }
           default -> throw new PcsException(status.apply(r), message.apply(r));
@@ -135,11 +141,20 @@ public final class MdsClient implements AutoCloseable {
       if (target.equals(to)) {
         target = addresses.get(++rotation % addresses.size());
       }
+      if (!warned && System.nanoTime() - start > BLOCKED_WARN_NANOS) {
+        // One line per blocked call, so a hung mount or daemon says why in its log.
+        warned = true;
+        LOG.warn("mds unavailable: cluster={} no leader for {} s, call blocked (waiting up to {} s; a majority of {} "
+            + "must be up); last: {}", cluster, BLOCKED_WARN_NANOS / 1_000_000_000, deadline.toSeconds(), addresses,
+            lastError);
+      }
       LOG.debug("mds retry target={} after={}", target, lastError);
       sleep(backoffMs);
       backoffMs = Math.min(backoffMs * 2, 500);
     }
   }
+
+  private static final long BLOCKED_WARN_NANOS = 5_000_000_000L;
 
   private static boolean retryable(Status s) {
     return switch (s.getCode()) {
