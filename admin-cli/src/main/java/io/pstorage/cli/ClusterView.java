@@ -2,6 +2,7 @@ package io.pstorage.cli;
 
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.common.security.ClusterTls;
+import io.pstorage.proto.ClientInfo;
 import io.pstorage.proto.ClusterStatusReply;
 import io.pstorage.proto.CsInfo;
 import io.pstorage.proto.CsState;
@@ -76,7 +77,7 @@ final class ClusterView {
     out.printf("Replication: %s%n", s.getReplicationPending() == 0 ? "all chunks at their norm"
         : s.getReplicationPending() + " chunk(s) to replicate, " + s.getReplicated() + " copied"
             + (s.getReplicationStuck() > 0 ? ", " + s.getReplicationStuck() + " with nowhere to go" : ""));
-    out.printf("Clients: %d writing%n%n", s.getWritingClients());
+    out.printf("Clients: %d connected, %d writing%n%n", s.getClientsCount(), s.getWritingClients());
     out.printf("%6s %-8s %-9s %-22s %-22s %s%n", "MDSID", "STATUS", "ROLE", "ADDRESS", "RAFT ADDRESS", "APPLIED");
     for (int k = 0; k < s.getMdsCount(); k++) {
       MdsInfo i = s.getMds(k);
@@ -92,6 +93,12 @@ final class ClusterView {
           cs.getReleasing() ? "release" : cs.getState().name().toLowerCase(),
           Sizes.human(cs.getCapacity()), Sizes.human(cs.getFreeBytes()), cs.getChunkCount(), "-", "-",
           cs.getQueueDepth(), cs.getHost(), "t" + cs.getTier());
+    }
+    out.println();
+    out.printf("%-12s %-16s %8s %6s %9s %s%n", "CLID", "HOST", "PID", "LEASES", "LAST SEEN", "WHAT");
+    for (ClientInfo c : s.getClientsList()) {
+      out.printf("%-12s %-16s %8d %6d %8.1fs %s%n", c.getClientId(), c.getHost(), c.getPid(), c.getLeases(),
+          c.getLastSeenMsAgo() / 1000.0, c.getWhat());
     }
   }
 
@@ -120,6 +127,13 @@ final class ClusterView {
           .append(",\"free\":").append(cs.getFreeBytes()).append(",\"replicas\":").append(cs.getChunkCount())
           .append(",\"qdepth\":").append(cs.getQueueDepth()).append(",\"host\":").append(q(cs.getHost()))
           .append(",\"address\":").append(q(cs.getAddress())).append(",\"tier\":").append(cs.getTier()).append('}');
+    }
+    b.append("],\"clients\":[");
+    for (int k = 0; k < s.getClientsCount(); k++) {
+      ClientInfo c = s.getClients(k);
+      b.append(k == 0 ? "" : ",").append("{\"id\":").append(q(c.getClientId())).append(",\"host\":")
+          .append(q(c.getHost())).append(",\"pid\":").append(c.getPid()).append(",\"leases\":").append(c.getLeases())
+          .append(",\"what\":").append(q(c.getWhat())).append('}');
     }
     out.println(b.append("]}"));
   }

@@ -80,6 +80,7 @@ public final class MountMain implements Callable<Integer> {
     }
     PcsClient.Options co = new PcsClient.Options();
     co.mdsDeadline = o.mdsTimeout;
+    co.description = "pstorage-mount " + o.mountpoint;
     PcsClient client;
     try {
       client = PcsClient.connect(o.cluster, co);

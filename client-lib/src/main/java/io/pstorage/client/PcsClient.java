@@ -46,6 +46,8 @@ public final class PcsClient implements AutoCloseable {
     public int readAhead = 8 << 20;
     /** Credentials for every connection; null = this host's, from the configuration root (auth-node). */
     public ClusterTls tls;
+    /** What this client is, as `pstorage stat` lists it (e.g. "pstorage-mount /pcs"). */
+    public String description = "java client";
   }
 
   private final MdsClient mds;
@@ -55,6 +57,7 @@ public final class PcsClient implements AutoCloseable {
   final ExecutorService pool;
   final Options options;
   private final ScheduledExecutorService renewer;
+  private final ScheduledExecutorService session;
   private final Map<Long, FileState> open = new ConcurrentHashMap<>();
 
   /** Connects to the cluster named in /etc/pstorage/clusters/NAME/bs.list (or $PSTORAGE_CONFIG_ROOT). */
@@ -86,6 +89,28 @@ public final class PcsClient implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
+    // A thread of its own: a hello waiting for an MDS majority must not delay lease renewals.
+    this.session = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "pcs-session");
+      t.setDaemon(true);
+      return t;
+    });
+    String host = thisHostName();
+    session.scheduleWithFixedDelay(() -> {
+      try {
+        mds.hello(host, options.description);
+      } catch (PcsException e) {
+        LOG.debug("hello to the MDS failed: {}", e.getMessage()); // only `stat`'s client table misses us
+      }
+    }, 0, 5, TimeUnit.SECONDS);
+  }
+
+  private static String thisHostName() {
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException e) {
+      return "unknown";
+    }
   }
 
   /** Namespace operations (lookup, create, mkdir, readdir, rename, unlink, attributes...). */
@@ -171,6 +196,7 @@ public final class PcsClient implements AutoCloseable {
         LOG.error("ino={} not flushed at close: {}", s.ino, e.getMessage());
       }
     }
+    session.shutdownNow();
     renewer.shutdownNow();
     pool.shutdownNow();
     channels.close();

@@ -97,6 +97,9 @@ public final class MdsServer implements AutoCloseable {
       liveness.becameLeader();
       leases.becameLeader();
       replicator.becameLeader();
+      if (service != null) {
+        service.becameLeader();
+      }
     }
   }
 

@@ -74,14 +74,15 @@ class BadInputTest {
           .setAddress("h:1").setHost("").build()));
 
       // another cluster's name is refused before anything is looked at
-      try (MdsClient other = new MdsClient("other-cluster", c.addresses(), Duration.ofSeconds(5))) {
+      try (MdsClient other = new MdsClient("other-cluster", c.addresses(), Duration.ofSeconds(5),
+          TestCredentials.install(c.clusterName()))) {
         NamespaceTest.fails(StatusCode.UNKNOWN_CLUSTER, () -> other.create(d, "intruder", 0644, true));
         NamespaceTest.fails(StatusCode.UNKNOWN_CLUSTER, () -> other.lookup(d, "file"));
       }
 
       // raw requests: no operation, and operations only the MDS itself may log
       int leader = c.awaitLeader(Duration.ofSeconds(5));
-      ManagedChannel ch = NettyChannelBuilder.forTarget(c.clientAddress(leader)).usePlaintext().build();
+      ManagedChannel ch = TestCredentials.install(c.clusterName()).channel(c.clientAddress(leader)).build();
       try {
         var stub = MdsServiceGrpc.newBlockingStub(ch);
         RequestHeader h = RequestHeader.newBuilder().setCluster("bad").build();
@@ -121,7 +122,7 @@ class BadInputTest {
       MdsClient m = c.client();
       m.mkdir(MdsClient.ROOT, "ready", 0755); // through the retrying client: the leader is now ready
       int leader = c.awaitLeader(Duration.ofSeconds(5));
-      ManagedChannel ch = NettyChannelBuilder.forTarget(c.clientAddress(leader)).usePlaintext().build();
+      ManagedChannel ch = TestCredentials.install(c.clusterName()).channel(c.clientAddress(leader)).build();
       try {
         var stub = MdsServiceGrpc.newBlockingStub(ch);
         MdsRequest create = MdsRequest.newBuilder().setHeader(RequestHeader.newBuilder().setCluster("expire")

@@ -124,6 +124,10 @@ class SetupCommandsTest {
         try (PcsFile f = client.create("/img.raw", 0644, true)) {
           f.write(0, data);
           f.fsync();
+          // a connected client, and the lease it holds, show in stat
+          r = awaitStat(a, cl, o -> o.contains("Clients: 1 connected, 1 writing"), Duration.ofSeconds(20));
+          assertTrue(r.out().lines().anyMatch(l -> l.matches("\\w+\\s+\\S+\\s+\\d+\\s+1\\s+[0-9.]+s java client")),
+              r.all());
         }
       }
 
@@ -152,6 +156,15 @@ class SetupCommandsTest {
       ok(c.run("pstorage-csd", "stop"));
       r = awaitStat(a, cl, o -> o.contains("CS nodes:  2 of 3 (2 avail"), Duration.ofSeconds(60));
       assertTrue(r.out().contains("degraded"), r.all());
+
+      // an MDS leaves the group; the other two go on
+      r = ok(a.run("pstorage", "-c", cl, "rm-mds", "3"));
+      assertTrue(r.out().contains("removed MDS 3"), r.all());
+      ok(c.run("pstorage-mdsd", "stop"));
+      r = awaitStat(a, cl, o -> o.contains("MDS nodes: 2 of 2"), Duration.ofSeconds(30));
+      r = a.run("pstorage", "-c", cl, "rm-mds", "9");
+      assertEquals(1, r.code(), r.all());
+      assertTrue(r.err().contains("no MDS 9 in the group"), r.all());
     } finally {
       for (Cli h : started) {
         h.run("pstorage-csd", "stop");

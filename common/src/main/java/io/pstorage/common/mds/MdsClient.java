@@ -322,6 +322,12 @@ public final class MdsClient implements AutoCloseable {
         .setLimit(limit))).getEvents().getEventsList();
   }
 
+  /** Tells the leader this client is there (host, what it is), for the client table of `stat`. */
+  public void hello(String host, String what) throws PcsException {
+    call(MdsRequest.newBuilder().setClientHello(ClientHelloRequest.newBuilder().setClientId(clientId).setHost(host)
+        .setWhat(what).setPid(ProcessHandle.current().pid())));
+  }
+
   public ClusterStatusReply clusterStatus() throws PcsException {
     return call(MdsRequest.newBuilder().setClusterStatus(ClusterStatusRequest.getDefaultInstance()))
         .getClusterStatus();

@@ -50,6 +50,11 @@ public final class LeaseTable {
     leases.computeIfPresent(ino, (k, l) -> l.holder().equals(REPLICATOR) ? null : l);
   }
 
+  /** Unexpired leases this client holds. */
+  public int heldBy(ByteString client, long now) {
+    return (int) leases.values().stream().filter(l -> l.expiresNanos() > now && l.holder().equals(client)).count();
+  }
+
   /** How many distinct clients hold an unexpired lease. */
   public int holders(long now) {
     return (int) leases.values().stream().filter(l -> l.expiresNanos() > now && !l.holder().equals(REPLICATOR))

@@ -12,6 +12,7 @@ import io.pstorage.mds.raft.MdsStateMachine;
 import io.pstorage.mds.raft.Operations;
 import io.pstorage.mds.raft.RaftNode;
 import io.pstorage.mds.leases.LeaseTable;
+import io.pstorage.mds.clients.ClientSessions;
 import io.pstorage.mds.membership.Membership;
 import io.pstorage.mds.replication.Replicator;
 import io.pstorage.mds.registry.CsLiveness;
@@ -63,6 +64,7 @@ public final class MetadataService {
   private final LeaseTable leases;
   private final Membership membership;
   private final Replicator replicator;
+  private final ClientSessions clients = new ClientSessions();
 
   public MetadataService(MdsConfig cfg, RaftNode raft, MdsStateMachine sm, GroupCommitter committer,
       CsLiveness liveness, LeaseTable leases, Membership membership, Replicator replicator) {
@@ -74,6 +76,11 @@ public final class MetadataService {
     this.committer = committer;
     this.liveness = liveness;
     this.leases = leases;
+  }
+
+  /** The leader's soft state about clients starts empty with each term. */
+  public void becameLeader() {
+    clients.becameLeader();
   }
 
   public CompletableFuture<MdsResponse> execute(MdsRequest q) {
@@ -109,6 +116,10 @@ public final class MetadataService {
         }
         case REMOVE_MDS -> {
           return ok(membership.remove(q.getRemoveMds()));
+        }
+        case CLIENT_HELLO -> {
+          clients.hello(q.getClientHello(), System.nanoTime());
+          return CompletableFuture.completedFuture(MdsResponse.newBuilder().setStatus(StatusCode.OK).build());
         }
         default -> { }
       }
@@ -358,7 +369,8 @@ public final class MetadataService {
     String leader = String.valueOf(raft.leaderId());
     ClusterStatusReply.Builder b = r.getClusterStatus().toBuilder().setCluster(cfg.cluster).setLeaderId(leader)
         .setWritingClients(leases.holders(now)).setReplicationPending(replicator.pending())
-        .setReplicated(replicator.replicated()).setReplicationStuck(replicator.stuck());
+        .setReplicated(replicator.replicated()).setReplicationStuck(replicator.stuck())
+        .addAllClients(clients.list(leases, now));
     b.clearCs();
     for (CsInfo cs : r.getClusterStatus().getCsList()) {
       b.addCs(liveness.withSoftState(cs, now));
