@@ -51,6 +51,11 @@ up() {
     (umask 077; head -c 18 /dev/urandom | base64 > "$base/password")
   fi
   # host 1: the cluster itself
+  if [ -f "$(host_root 1)/clusters/$cluster/ca.crt" ] && [ ! -f "$base/host1/mds/mds.properties" ]; then
+    echo "local cluster: $(host_root 1)/clusters/$cluster exists but $base/host1/mds does not" \
+      "(another checkout's local cluster?); stop and remove that one, or run: $0 destroy" >&2
+    exit 1
+  fi
   if [ ! -f "$(host_root 1)/clusters/$cluster/ca.crt" ]; then
     on 1 "$bin/pstorage" -c $cluster make-mds -I -a 127.0.0.1:2510 -r "$base/host1/mds" -p < "$base/password"
   fi
