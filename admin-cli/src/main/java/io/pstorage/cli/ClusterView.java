@@ -77,6 +77,9 @@ final class ClusterView {
     out.printf("Replication: %s%n", s.getReplicationPending() == 0 ? "all chunks at their norm"
         : s.getReplicationPending() + " chunk(s) to replicate, " + s.getReplicated() + " copied"
             + (s.getReplicationStuck() > 0 ? ", " + s.getReplicationStuck() + " with nowhere to go" : ""));
+    long scrubbing = s.getCsList().stream().filter(c -> c.getScrub().getRunning()).count();
+    long badFound = s.getCsList().stream().mapToLong(c -> c.getScrub().getBadFound()).sum();
+    out.printf("Scrub: %d of %d CS scrubbing, %d bad replica(s) found%n", scrubbing, s.getCsCount(), badFound);
     out.printf("Clients: %d connected, %d writing%n%n", s.getClientsCount(), s.getWritingClients());
     out.printf("%6s %-8s %-9s %-22s %-22s %s%n", "MDSID", "STATUS", "ROLE", "ADDRESS", "RAFT ADDRESS", "APPLIED");
     for (int k = 0; k < s.getMdsCount(); k++) {
@@ -92,7 +95,8 @@ final class ClusterView {
       out.printf("%6d %-8s %8s %8s %9d %6s %6s %6d %-16s %s%n", cs.getCsId(),
           cs.getReleasing() ? "release" : cs.getState().name().toLowerCase(),
           Sizes.human(cs.getCapacity()), Sizes.human(cs.getFreeBytes()), cs.getChunkCount(), "-", "-",
-          cs.getQueueDepth(), cs.getHost(), "t" + cs.getTier());
+          cs.getQueueDepth(), cs.getHost(), "t" + cs.getTier() + (cs.getScrub().getRunning()
+              ? ",scrub:" + cs.getScrub().getChunksDone() + "/" + cs.getScrub().getChunksTotal() : ""));
     }
     out.println();
     out.printf("%-12s %-16s %8s %6s %9s %s%n", "CLID", "HOST", "PID", "LEASES", "LAST SEEN", "WHAT");

@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
 @Command(name = "pstorage", mixinStandardHelpOptions = true, version = "pstorage 0.1.0",
     description = "Administer a pstorage cluster.",
     subcommands = {MakeMdsCommand.class, AuthNodeCommand.class, MakeCsCommand.class, RmMdsCommand.class, RmCsCommand.class,
-        StatCommand.class, TopCommand.class, EventsCommand.class, AttrCommands.Get.class, AttrCommands.Set.class},
+        StatCommand.class, TopCommand.class, ScrubCommand.class, EventsCommand.class, AttrCommands.Get.class, AttrCommands.Set.class},
     footer = {"", "Configuration is read from " + ConfigRoot.DEFAULT + "/clusters/NAME/ (set "
         + ConfigRoot.ENV + " to use another root)."})
 public final class Pstorage implements Callable<Integer> {
@@ -55,7 +55,8 @@ public final class Pstorage implements Callable<Integer> {
 
   /** Runs a command line; errors are one clear line on err and a non-zero exit code. */
   public static int run(PrintWriter out, PrintWriter err, String... args) {
-    CommandLine cl = new CommandLine(new Pstorage()).setOut(out).setErr(err);
+    // a cluster may be named like a command: `pstorage -c stat stat`
+    CommandLine cl = new CommandLine(new Pstorage()).setOut(out).setErr(err).setAllowSubcommandsAsOptionParameters(true);
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       String msg = ex instanceof PcsException p ? p.code().name().toLowerCase() + ": " + p.detail() : ex.toString();
       err.println("pstorage: " + msg);

@@ -40,6 +40,9 @@ public final class CsConfig {
   public Duration heartbeatInterval = Duration.ofMillis(1000);
   /** Threads doing disk I/O (each write ends with an fdatasync, so more than cores). */
   public int ioThreads = 16;
+  /** Background checksum pass: rate, and time between passes (0: only when asked, pstorage scrub). */
+  public long scrubBytesPerSecond = 32L << 20;
+  public Duration scrubInterval = Duration.ofHours(24);
   /** Concurrent requests per connection; with the 1 MiB payload cap this bounds memory. */
   public int maxCallsPerConnection = 64;
 
@@ -55,7 +58,8 @@ public final class CsConfig {
     if (tier > 3) {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "tier must be 0-3, not " + tier);
     }
-    if (reserveBytes < 0 || limitBytes < 0 || ioThreads < 1 || maxCallsPerConnection < 1) {
+    if (reserveBytes < 0 || limitBytes < 0 || ioThreads < 1 || maxCallsPerConnection < 1 || scrubBytesPerSecond < 1
+        || scrubInterval.isNegative()) {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "reserve/limit must be >= 0, threads and calls >= 1");
     }
     if (host == null || host.isEmpty()) {
@@ -87,6 +91,8 @@ public final class CsConfig {
     c.limitBytes = Long.parseLong(p.getProperty("limit.bytes", "" + c.limitBytes));
     c.heartbeatInterval = Duration.ofMillis(Long.parseLong(p.getProperty("heartbeat.ms", "" + c.heartbeatInterval.toMillis())));
     c.ioThreads = Integer.parseInt(p.getProperty("io.threads", "" + c.ioThreads));
+    c.scrubBytesPerSecond = Long.parseLong(p.getProperty("scrub.bytes.per.second", "" + c.scrubBytesPerSecond));
+    c.scrubInterval = Duration.ofSeconds(Long.parseLong(p.getProperty("scrub.interval.s", "" + c.scrubInterval.toSeconds())));
     c.maxCallsPerConnection = Integer.parseInt(p.getProperty("max.calls.per.connection", "" + c.maxCallsPerConnection));
     return c.validate();
   }
@@ -109,6 +115,8 @@ public final class CsConfig {
     p.setProperty("limit.bytes", "" + limitBytes);
     p.setProperty("heartbeat.ms", "" + heartbeatInterval.toMillis());
     p.setProperty("io.threads", "" + ioThreads);
+    p.setProperty("scrub.bytes.per.second", "" + scrubBytesPerSecond);
+    p.setProperty("scrub.interval.s", "" + scrubInterval.toSeconds());
     p.setProperty("max.calls.per.connection", "" + maxCallsPerConnection);
     PropertiesFile.write(dataDir, FILE_NAME, p, "pstorage chunk server of cluster " + cluster);
   }

@@ -9,6 +9,7 @@ import io.pstorage.common.cs.ChunkChannels;
 import io.pstorage.common.security.ClusterTls;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.cs.mds.MdsLink;
+import io.pstorage.cs.scrub.Scrubber;
 import io.pstorage.cs.service.ChunkGrpcService;
 import io.pstorage.cs.service.DataService;
 import io.pstorage.cs.store.ChunkStore;
@@ -35,6 +36,7 @@ public final class CsServer implements AutoCloseable {
   private Server grpc;
   private MdsClient mds;
   private MdsLink link;
+  private Scrubber scrubber;
 
   public CsServer(CsConfig cfg) {
     this.cfg = cfg;
@@ -66,7 +68,8 @@ public final class CsServer implements AutoCloseable {
       throw new PcsException(StatusCode.UNAVAILABLE, "cannot listen on " + cfg.address + ": " + e.getMessage(), e);
     }
     mds = new MdsClient(cfg.cluster, mdsAddresses, Duration.ofSeconds(10), tls);
-    link = new MdsLink(cfg, mds, store, data);
+    scrubber = new Scrubber(cfg.cluster, store, data, cfg.scrubBytesPerSecond, cfg.scrubInterval).start();
+    link = new MdsLink(cfg, mds, store, data, scrubber);
     try {
       link.start();
     } catch (IOException e) {
@@ -93,6 +96,9 @@ public final class CsServer implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+    if (scrubber != null) {
+      scrubber.close();
     }
     if (grpc != null) {
       grpc.shutdownNow();

@@ -87,4 +87,61 @@ class ReplicationTest {
       }
     }
   }
+
+  @Test
+  void scrubFindsAFlippedByteAndTheReplicaIsReplaced() throws Exception {
+    try (DataCluster c = new DataCluster(dir, "scrub", 1, 4, false, m -> m.csInactiveAfter = Duration.ofSeconds(1),
+        cs -> cs.scrubInterval = Duration.ZERO).start(); MdsClient m = c.mds().client()) {
+      m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(CHUNK).setReplicasNorm(3)
+          .setReplicasMin(2).build(), false);
+      byte[] data = new byte[2 * CHUNK];
+      new Random(5).nextBytes(data);
+      long ino;
+      try (PcsClient client = c.client(); PcsFile f = client.create("/scrubbed", 0644, true)) {
+        f.write(0, data);
+        f.fsync();
+        ino = f.ino();
+      }
+      ChunkInfo ci = m.chunks(ino, 0, 1).get(0);
+      int victim = c.csIndex(ci.getReplicaAddresses(1));
+      long victimId = ci.getReplicas(1);
+      Path file;
+      try (var s = Files.walk(c.cs(victim).dataDir.resolve("chunks"))) {
+        file = s.filter(p -> p.getFileName().toString().equals(Long.toHexString(ci.getChunkId()) + ".chunk"))
+            .findFirst().orElseThrow();
+      }
+      try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+        long pos = Files.size(file) - 1000;
+        raf.seek(pos);
+        int b = raf.read();
+        raf.seek(pos);
+        raf.write(b ^ 0x40);
+      }
+
+      Cli admin = new Cli(dir.resolve("admin/etc"), dir.resolve("out"));
+      TestCredentials.copyTo("scrub", admin.root());
+      Files.write(admin.root().resolve("clusters/scrub/bs.list"), c.mds().addresses(), StandardCharsets.UTF_8);
+      Cli.Result r = admin.run("pstorage", "-c", "scrub", "scrub", "--wait");
+      assertEquals(0, r.code(), r.all());
+      assertTrue(r.out().contains("asked 4 chunk server(s) to scrub now"), r.all());
+      assertTrue(r.out().contains("scrub finished: ") && r.out().contains(", 1 bad replica(s) found"), r.all());
+
+      // the bad replica leaves the chunk, a good copy takes its place, every replica agrees
+      long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      ChunkInfo now = m.chunks(ino, 0, 1).get(0);
+      while ((now.getVersion() == ci.getVersion() || now.getReplicasCount() < 3) && System.nanoTime() < end) {
+        Thread.sleep(200);
+        now = m.chunks(ino, 0, 1).get(0);
+      }
+      assertTrue(now.getVersion() > ci.getVersion() && now.getReplicasCount() == 3, "chunk after scrub: " + now);
+      DataPathTest.assertReplicasAgree(m, ino, 3, "scrub");
+      assertTrue(m.events(0, 1000).stream().anyMatch(e -> e.getMessage().contains("bad replica chunk="
+          + ci.getChunkId()) && e.getSource().equals("cs." + victimId)), "event for the bad replica");
+      r = admin.run("pstorage", "-c", "scrub", "stat");
+      assertTrue(r.out().contains("Scrub: 0 of 4 CS scrubbing, 1 bad replica(s) found"), r.all());
+      try (PcsClient client = c.client(); PcsFile f = client.open("/scrubbed")) {
+        assertArrayEquals(data, f.read(0, data.length));
+      }
+    }
+  }
 }

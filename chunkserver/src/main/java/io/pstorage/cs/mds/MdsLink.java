@@ -3,6 +3,7 @@ package io.pstorage.cs.mds;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.cs.CsConfig;
+import io.pstorage.cs.scrub.Scrubber;
 import io.pstorage.cs.service.DataService;
 import io.pstorage.cs.store.ChunkFile;
 import io.pstorage.cs.store.ChunkStore;
@@ -38,7 +39,10 @@ public final class MdsLink implements AutoCloseable {
   private final List<ChunkReplica> deleted = new ArrayList<>();
   private final List<ChunkReplica> bad = new ArrayList<>();
 
-  public MdsLink(CsConfig cfg, MdsClient mds, ChunkStore store, DataService data) {
+  private final Scrubber scrubber;
+
+  public MdsLink(CsConfig cfg, MdsClient mds, ChunkStore store, DataService data, Scrubber scrubber) {
+    this.scrubber = scrubber;
     this.cfg = cfg;
     this.mds = mds;
     this.store = store;
@@ -104,7 +108,7 @@ public final class MdsLink implements AutoCloseable {
     boolean full = fullReport;
     CsHeartbeat.Builder hb = CsHeartbeat.newBuilder().setCsId(csId).setCapacity(store.capacity())
         .setFreeBytes(store.free()).setQueueDepth(data.queueDepth()).setFullReport(full)
-        .addAllDeleted(deleted).addAllBad(bad);
+        .addAllDeleted(deleted).addAllBad(bad).setScrub(scrubber.status());
     if (full) {
       hb.addAllChunks(store.report());
     }
@@ -114,6 +118,9 @@ public final class MdsLink implements AutoCloseable {
     deleted.subList(0, sentDeleted).clear();
     bad.subList(0, sentBad).clear();
     fullReport = r.getWantFullReport() && !full;
+    if (r.getScrubNow()) {
+      scrubber.startNow();
+    }
     for (DeleteChunkCommand d : r.getDeleteList()) {
       if (store.delete(d.getChunkId(), d.getVersion())) {
         deleted.add(ChunkReplica.newBuilder().setChunkId(d.getChunkId()).setVersion(d.getVersion()).build());

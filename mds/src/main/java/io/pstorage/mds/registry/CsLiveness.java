@@ -1,6 +1,7 @@
 package io.pstorage.mds.registry;
 
 import io.pstorage.proto.CsHeartbeat;
+import io.pstorage.proto.ScrubStatus;
 import io.pstorage.proto.CsInfo;
 import io.pstorage.proto.CsState;
 import java.time.Duration;
@@ -16,7 +17,8 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class CsLiveness {
   /** What the last heartbeat said. */
-  public record Soft(long lastNanos, long capacity, long free, int queueDepth, long chunks, boolean fullReportSeen) {}
+  public record Soft(long lastNanos, long capacity, long free, int queueDepth, long chunks, boolean fullReportSeen,
+      ScrubStatus scrub) {}
 
   public record Transition(long csId, CsState from, CsState to, long silentMillis) {}
 
@@ -45,8 +47,20 @@ public final class CsLiveness {
     boolean full = hb.getFullReport() || (prev != null && prev.fullReportSeen);
     long chunks = hb.getFullReport() ? hb.getChunksCount() : prev == null ? 0 : prev.chunks;
     soft.put(hb.getCsId(), new Soft(System.nanoTime(), hb.getCapacity(), hb.getFreeBytes(),
-        hb.getQueueDepth(), chunks, full));
+        hb.getQueueDepth(), chunks, full, hb.getScrub()));
     reserved.remove(hb.getCsId()); // the CS's own free-space figure now includes what we placed
+  }
+
+  private final java.util.Set<Long> scrubAsked = ConcurrentHashMap.newKeySet();
+
+  /** `pstorage scrub`: the CS's next heartbeat reply tells it to start a pass. */
+  public void askScrub(long csId) {
+    scrubAsked.add(csId);
+  }
+
+  /** Whether to tell the CS to scrub now (once per ask). */
+  public boolean takeScrubAsk(long csId) {
+    return scrubAsked.remove(csId);
   }
 
   /** Whether this leader has heard from the CS since it took over. */
@@ -88,7 +102,8 @@ public final class CsLiveness {
     CsInfo.Builder b = cs.toBuilder().setState(state(cs.getCsId(), now))
         .setLastHeartbeatMsAgo(silentNanos(cs.getCsId(), now) / 1_000_000);
     if (s != null) {
-      b.setCapacity(s.capacity).setFreeBytes(s.free).setQueueDepth(s.queueDepth).setChunkCount(s.chunks);
+      b.setCapacity(s.capacity).setFreeBytes(s.free).setQueueDepth(s.queueDepth).setChunkCount(s.chunks)
+          .setScrub(s.scrub);
     }
     return b.build();
   }

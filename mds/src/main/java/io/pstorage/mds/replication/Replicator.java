@@ -61,6 +61,8 @@ public final class Replicator {
   private final LeaseTable leases;
   private final ChunkChannels channels;
   private final Set<Long> inFlight = ConcurrentHashMap.newKeySet();
+  /** Replicas that failed a checksum (scrub or read), by chunk: CS id → version found bad. */
+  private final Map<Long, Map<Long, Long>> bad = new ConcurrentHashMap<>();
   private final AtomicLong replicated = new AtomicLong();
   private volatile long pending;
   private volatile int stuck;
@@ -90,6 +92,17 @@ public final class Replicator {
 
   public void becameLeader() {
     replicated.set(0);
+    bad.clear(); // soft state: a bad replica is found again by the next read or scrub
+  }
+
+  /** A CS found its replica of the chunk bad: it no longer counts, and is replaced. */
+  public void markBad(long chunkId, long version, long csId) {
+    bad.computeIfAbsent(chunkId, k -> new ConcurrentHashMap<>()).put(csId, version);
+  }
+
+  private boolean isBad(ChunkInfo c, long csId) {
+    Map<Long, Long> b = bad.get(c.getChunkId());
+    return b != null && b.getOrDefault(csId, -1L) == c.getVersion();
   }
 
   private record Work(ChunkInfo chunk, PcsAttrs attrs, List<Long> good) {}
@@ -111,7 +124,7 @@ public final class Replicator {
         boolean unwanted = false;
         for (long id : c.getReplicasList()) {
           CsInfo info = cs.get(id);
-          if (info != null && !info.getReleasing() && liveness.state(id, now) != CsState.OFFLINE) {
+          if (info != null && !info.getReleasing() && liveness.state(id, now) != CsState.OFFLINE && !isBad(c, id)) {
             good.add(id);
           } else {
             unwanted = true;
@@ -252,6 +265,7 @@ public final class Replicator {
             }
           }
           replicated.incrementAndGet();
+          bad.remove(c.getChunkId()); // the bad replica left the list with the old version
           LOG.info("replicated chunk={} version={} replicas={}", c.getChunkId(), next, chain);
           finish(c, null);
         });

@@ -117,6 +117,13 @@ public final class MetadataService {
         case REMOVE_MDS -> {
           return ok(membership.remove(q.getRemoveMds()));
         }
+        case SCRUB -> {
+          List<Long> ids = q.getScrub().getCsIdsCount() > 0 ? q.getScrub().getCsIdsList()
+              : sm.readLocal(CsRegistry::all).stream().map(CsInfo::getCsId).toList();
+          ids.forEach(liveness::askScrub);
+          return CompletableFuture.completedFuture(MdsResponse.newBuilder().setStatus(StatusCode.OK)
+              .setCount(ids.size()).build());
+        }
         case CLIENT_HELLO -> {
           clients.hello(q.getClientHello(), System.nanoTime());
           return CompletableFuture.completedFuture(MdsResponse.newBuilder().setStatus(StatusCode.OK).build());
@@ -239,6 +246,7 @@ public final class MetadataService {
       }
       liveness.onHeartbeat(hb);
       recordBad(hb);
+      r.setScrubNow(liveness.takeScrubAsk(hb.getCsId()));
     } catch (PcsException e) {
       return done(r.setStatus(e.code()).setMessage(e.detail()));
     }
@@ -302,6 +310,7 @@ public final class MetadataService {
   /** Checksum failures a CS found: logged and recorded as events (re-replication replaces them). */
   private void recordBad(CsHeartbeat hb) {
     for (ChunkReplica b : hb.getBadList()) {
+      replicator.markBad(b.getChunkId(), b.getVersion(), hb.getCsId()); // replaced from a good copy
       String msg = "bad replica chunk=" + b.getChunkId() + " version=" + b.getVersion() + " cs=" + hb.getCsId()
           + ": checksum mismatch";
       LOG.error(msg);
