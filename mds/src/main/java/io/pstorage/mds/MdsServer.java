@@ -127,6 +127,7 @@ public final class MdsServer implements AutoCloseable {
         Severity sev = t.to() == CsState.ACTIVE ? Severity.INFO
             : t.to() == CsState.OFFLINE ? Severity.ERROR : Severity.WARNING;
         LOG.warn("cs state change cs={} from={} to={} silent_ms={}", t.csId(), t.from(), t.to(), t.silentMillis());
+        replicator.wake();
         appendEvent(sev, "cs." + t.csId(), "cs=" + t.csId() + " is now " + t.to().name().toLowerCase()
             + " (was " + t.from().name().toLowerCase() + ", last heartbeat " + t.silentMillis() + " ms ago)");
       }

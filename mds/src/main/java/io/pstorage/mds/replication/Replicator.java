@@ -64,7 +64,11 @@ public final class Replicator {
   /** Replicas that failed a checksum (scrub or read), by chunk: CS id → version found bad. */
   private final Map<Long, Map<Long, Long>> bad = new ConcurrentHashMap<>();
   private final AtomicLong replicated = new AtomicLong();
+  private static final long IDLE_SCAN_NANOS = 3_000_000_000L;
   private volatile long pending;
+  private volatile long lastIdleScan = System.nanoTime() - IDLE_SCAN_NANOS;
+  /** Set when something may need replication now (a bad replica, a CS state change). */
+  private volatile boolean dirty;
   private volatile int stuck;
 
   public Replicator(String cluster, int maxParallel, MdsStateMachine sm, GroupCommitter committer,
@@ -98,6 +102,12 @@ public final class Replicator {
   /** A CS found its replica of the chunk bad: it no longer counts, and is replaced. */
   public void markBad(long chunkId, long version, long csId) {
     bad.computeIfAbsent(chunkId, k -> new ConcurrentHashMap<>()).put(csId, version);
+    dirty = true;
+  }
+
+  /** A CS changed state (offline, releasing...): scan at the next tick. */
+  public void wake() {
+    dirty = true;
   }
 
   private boolean isBad(ChunkInfo c, long csId) {
@@ -110,11 +120,18 @@ public final class Replicator {
   /** One round: find what needs copies, start as many as the parallelism allows. */
   public void tick() throws Exception {
     long now = System.nanoTime();
+    // A full scan reads every chunk record: with nothing to do, look again only every few seconds.
+    if (pending == 0 && inFlight.isEmpty() && now - lastIdleScan < IDLE_SCAN_NANOS && !dirty) {
+      return;
+    }
+    dirty = false;
+    lastIdleScan = now;
     Map<Long, CsInfo> cs = new HashMap<>();
     for (CsInfo c : sm.readLocal(CsRegistry::all)) {
       cs.put(c.getCsId(), c);
     }
     List<Work> work = new ArrayList<>();
+    Map<Long, PcsAttrs> attrsOf = new HashMap<>(); // a file's chunks share its attributes
     long ino = 0, index = -1;
     while (true) {
       long fIno = ino, fIndex = index;
@@ -130,7 +147,11 @@ public final class Replicator {
             unwanted = true;
           }
         }
-        PcsAttrs attrs = sm.readLocal(r -> Namespace.inode(r, c.getIno()).getPcs());
+        PcsAttrs attrs = attrsOf.get(c.getIno());
+        if (attrs == null) {
+          attrs = sm.readLocal(r -> Namespace.inode(r, c.getIno()).getPcs());
+          attrsOf.put(c.getIno(), attrs);
+        }
         if (good.size() < attrs.getReplicasNorm() || unwanted) {
           work.add(new Work(c, attrs, good));
         }

@@ -135,6 +135,9 @@ public final class MetadataService {
       }
       if (Requests.isMutation(op)) {
         CompletableFuture<MdsResponse> done = committer.submit(op == MdsRequest.OpCase.ALLOCATE_CHUNK ? withPlacement(q) : q);
+        if (op == MdsRequest.OpCase.RELEASE_CS) {
+          done = done.whenComplete((r, err) -> replicator.wake()); // its chunks need moving now
+        }
         return op == MdsRequest.OpCase.ALLOCATE_CHUNK || op == MdsRequest.OpCase.UPDATE_CHUNK
             ? done.thenApply(this::addLocations) : done;
       }
