@@ -6,7 +6,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/deploy/java-env.sh"
 cd "$root"
 if [ ! -f tests/target/classpath.txt ] || [ -z "${PSTORAGE_SKIP_BUILD:-}" ]; then
-  ./mvnw -q -B install -DskipTests >&2
+  ./mvnw -q -B package -DskipTests >&2
 fi
 class=$1
 shift
