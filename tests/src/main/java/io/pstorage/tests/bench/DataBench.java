@@ -23,7 +23,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * replicas 1, 2 and 3. Prints CPU used by the chunk servers and by this JVM (client + MDS).
  * Run with deploy/bench-data.sh; options: --size BYTES (sequential file, default 2 GiB),
  * --seconds N (random phases), --replicas 1,2,3, --dir DIR, --seq-inflight 1,4 (sequential
- * writes in flight; one row each), --warmup-size BYTES (0: none).
+ * writes in flight; one row each), --warmup-size BYTES (0: none), --tsv FILE (the rows, tab-separated,
+ * for deploy/bench-data-compare.py).
  * An unmeasured warm-up round (replicas 3, so every chunk server runs head, middle and tail code)
  * comes first: until the JIT has compiled the hot paths of all four JVMs they run several times
  * slower (a cold 4 KiB gRPC call costs ~5x the CPU of a warm one).
@@ -42,7 +43,8 @@ public final class DataBench {
     long size = 2L << 30;
     int seconds = 10;
     List<Integer> seqInflight = List.of(1, 4);
-    long warmup = 512L << 20;
+    long warmup = 1L << 30;
+    Path tsv = null;
     List<Integer> replicas = List.of(1, 2, 3);
     Path dir = Path.of("run/bench-data");
     for (int i = 0; i < args.length; i += 2) {
@@ -53,10 +55,15 @@ public final class DataBench {
         case "--dir" -> dir = Path.of(args[i + 1]);
         case "--seq-inflight" -> seqInflight = Arrays.stream(args[i + 1].split(",")).map(Integer::valueOf).toList();
         case "--warmup-size" -> warmup = Long.parseLong(args[i + 1]);
+        case "--tsv" -> tsv = Path.of(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
-    new DataBench().run(dir, size, seconds, seqInflight, replicas, warmup);
+    DataBench b = new DataBench();
+    b.run(dir, size, seconds, seqInflight, replicas, warmup);
+    if (tsv != null) {
+      b.writeTsv(tsv);
+    }
     System.exit(0);
   }
 
@@ -213,6 +220,15 @@ public final class DataBench {
           r.unit(), r.extra(), r.cpuPct(), r.mibps() > 0 ? r.cpuPct() / r.mibps() * 100 : 0);
     }
     System.out.println("\nCPU% = % of one core, summed over the chunk server processes and this JVM (client + MDS).");
+  }
+
+  private void writeTsv(Path out) throws java.io.IOException {
+    StringBuilder b = new StringBuilder("replicas\ttest\tvalue\tunit\textra\tcpu_pct\tcpu_pct_per_100mibps\n");
+    for (Row r : rows) {
+      b.append(String.format(Locale.ROOT, "%d\t%s\t%.1f\t%s\t%s\t%.0f\t%.0f%n", r.replicas(), r.test(), r.value(),
+          r.unit(), r.extra(), r.cpuPct(), r.mibps() > 0 ? r.cpuPct() / r.mibps() * 100 : 0));
+    }
+    Files.writeString(out, b);
   }
 
   private void dropCaches() {
