@@ -1,7 +1,7 @@
 package io.pstorage.cs.store;
 
-import io.pstorage.common.PcsException;
 import com.sun.nio.file.ExtendedOpenOption;
+import io.pstorage.common.PcsException;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
