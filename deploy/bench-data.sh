@@ -1,5 +1,36 @@
 #!/usr/bin/env bash
 # Data-path benchmark: sequential and random throughput and synced-write latency through the Java
-# client, replicas 1, 2 and 3, on 3 chunk server processes + 1 MDS (127.0.0.x).
-#   deploy/bench-data.sh [--size BYTES] [--seconds N] [--replicas 1,2,3] [--dir DIR] [--seq-inflight N]
-exec "$(dirname "$0")/bench-java.sh" io.pstorage.tests.bench.DataBench "$@"
+# client, replicas 1, 2 and 3, on 3 chunk server processes + 1 MDS (127.0.0.x); then, in the same
+# run, fio (../shared/bench/peer-moosefs/fio-suite.sh) on a plain directory of the same disk, and a
+# side-by-side table with the ratios the issue sets as targets.
+#   deploy/bench-data.sh [--size BYTES] [--seconds N] [--replicas 1,2,3] [--dir DIR]
+#                        [--seq-inflight 1,4] [--warmup-size BYTES] [--no-fio]
+# Results: run/bench-data-results/ (ours.txt, ours.tsv, fio.txt, fio.txt.raw/, compare.md).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+fio=1 size=2147483648 seconds=10 dir=run/bench-data args=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --no-fio) fio=0; shift ;;
+    --size) size=$2; args+=("$1" "$2"); shift 2 ;;
+    --seconds) seconds=$2; args+=("$1" "$2"); shift 2 ;;
+    --dir) dir=$2; args+=("$1" "$2"); shift 2 ;;
+    *) args+=("$1" "$2"); shift 2 ;;
+  esac
+done
+out=run/bench-data-results
+mkdir -p "$out"
+suite=$(cd "$root/.." && pwd)/shared/bench/peer-moosefs/fio-suite.sh
+[ "$fio" = 0 ] || [ -x "$suite" ] || { echo "fio-suite.sh not found at $suite (or use --no-fio)" >&2; exit 2; }
+echo "$0 $*" >"$out/command.txt"
+"$root/deploy/bench-java.sh" io.pstorage.tests.bench.DataBench "${args[@]}" --tsv "$out/ours.tsv" | tee "$out/ours.txt"
+if [ "$fio" = 1 ]; then
+  # A plain directory next to the chunk servers' data (same file system); the same sizes as ours.
+  raw=$(dirname "$dir")/bench-fio-raw
+  mkdir -p "$raw"
+  SEQ_SIZE=$((size >> 20))M RUNTIME=$seconds SKIP="seqwrite meta" LABEL="raw disk under $raw" \
+    "$suite" "$raw" "$out/fio.txt"
+  rmdir "$raw" 2>/dev/null || true
+  python3 "$root/deploy/bench-data-compare.py" "$out/ours.tsv" "$out/fio.txt" | tee "$out/compare.md"
+fi

@@ -1,6 +1,7 @@
 package io.pstorage.client;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.StatusRuntimeException;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.cs.ChunkChannels;
@@ -145,12 +146,12 @@ final class ChunkIo {
   // ------------------------------------------------------------------ read
 
   /** Reads len bytes of the chunk at offset; a chunk never written reads as zeros. */
-  byte[] read(long ino, long index, long offset, int len) throws PcsException {
+  ByteString read(long ino, long index, long offset, int len) throws PcsException {
     ChunkInfo c = chunks.forRead(ino, index);
     StringBuilder errors = new StringBuilder();
     for (int round = 0; round < 3; round++) {
       if (c.getChunkId() == 0) {
-        return new byte[len];
+        return UnsafeByteOperations.unsafeWrap(new byte[len]);
       }
       boolean stale = false;
       for (int i : order(c)) {
@@ -164,7 +165,7 @@ final class ChunkIo {
           continue;
         }
         if (r.getStatus() == StatusCode.OK) {
-          return r.getData().toByteArray();
+          return r.getData();
         }
         errors.append(" cs=").append(c.getReplicas(i)).append(": ").append(r.getStatus()).append(' ')
             .append(r.getMessage());

@@ -1,6 +1,7 @@
 package io.pstorage.client;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import io.pstorage.common.PcsException;
 import io.pstorage.proto.SetAttrRequest;
 import io.pstorage.proto.StatusCode;
@@ -23,7 +24,7 @@ public final class PcsFile implements AutoCloseable {
   private final FileState state;
   private final long unit;
   /** Read-ahead: unit start → its bytes, valid for the generation they were read in. */
-  private final Map<Long, CompletableFuture<byte[]>> ahead = new ConcurrentSkipListMap<>();
+  private final Map<Long, CompletableFuture<ByteString>> ahead = new ConcurrentSkipListMap<>();
   private volatile long aheadGeneration = -1;
   private volatile long lastReadEnd = -1;
   private volatile boolean closed;
@@ -71,7 +72,9 @@ public final class PcsFile implements AutoCloseable {
     for (long p = pos; p < pos + len; ) {
       long end = Math.min(pos + len, (p / unit + 1) * unit);
       long at = p;
-      ByteString data = ByteString.copyFrom(src, off + (int) (p - pos), (int) (end - p));
+      // A view of the caller's array, not a copy: gRPC serializes it while the call is sent, and
+      // this method returns (and the caller may reuse src) only after every piece has finished.
+      ByteString data = UnsafeByteOperations.unsafeWrap(src, off + (int) (p - pos), (int) (end - p));
       parts.add(run(() -> {
         client.io.write(state.ino, at / state.chunkSize, state.chunkSize, at % state.chunkSize, data, false);
         return null;
@@ -113,13 +116,13 @@ public final class PcsFile implements AutoCloseable {
       long e = Math.min(end, u + unit);
       long at = p;
       int to = off + (int) (p - pos);
-      CompletableFuture<byte[]> cached = sequential || ahead.containsKey(u) ? unitRead(u) : null;
+      CompletableFuture<ByteString> cached = sequential || ahead.containsKey(u) ? unitRead(u) : null;
       if (cached != null) {
-        parts.add(cached.thenAccept(b -> System.arraycopy(b, (int) (at - u), dst, to, (int) (e - at))));
+        parts.add(cached.thenAccept(b -> b.copyTo(dst, (int) (at - u), to, (int) (e - at))));
       } else {
         parts.add(run(() -> {
-          byte[] b = client.io.read(state.ino, at / state.chunkSize, at % state.chunkSize, (int) (e - at));
-          System.arraycopy(b, 0, dst, to, b.length);
+          ByteString b = client.io.read(state.ino, at / state.chunkSize, at % state.chunkSize, (int) (e - at));
+          b.copyTo(dst, to);
           return null;
         }, parts.isEmpty() && e == end));
       }
@@ -134,8 +137,8 @@ public final class PcsFile implements AutoCloseable {
   }
 
   /** The whole unit at u, from the read-ahead buffer or fetched (and kept) now. */
-  private CompletableFuture<byte[]> unitRead(long u) {
-    CompletableFuture<byte[]> old = ahead.get(u);
+  private CompletableFuture<ByteString> unitRead(long u) {
+    CompletableFuture<ByteString> old = ahead.get(u);
     if (old != null && old.isCompletedExceptionally()) {
       ahead.remove(u, old); // a failed read-ahead is retried, not remembered
     }

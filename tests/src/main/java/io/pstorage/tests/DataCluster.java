@@ -63,7 +63,9 @@ public final class DataCluster implements AutoCloseable {
   public void startCs(int i) throws IOException {
     if (processes) {
       Path dir = cs.get(i).dataDir;
-      procs[i] = JavaProcess.start(CsMain.class, "-Xmx256m -XX:+UseSerialGC", dir.resolve("cs.log"), dir.toString());
+      // pstorage.cs.jvmOpts: extra options for chunk server processes (a benchmark's profiler)
+      procs[i] = JavaProcess.start(CsMain.class, "-Xmx256m -XX:+UseSerialGC " + System.getProperty("pstorage.cs.jvmOpts", ""),
+          dir.resolve("cs.log"), dir.toString());
     } else {
       servers[i] = new CsServer(CsConfig.load(cs.get(i).dataDir)).start();
     }

@@ -2,8 +2,10 @@ package io.pstorage.cs.service;
 
 import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
 import com.google.protobuf.UnsafeByteOperations;
+import io.grpc.Context;
 import io.grpc.StatusRuntimeException;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.cs.ChunkChannels;
@@ -124,8 +126,17 @@ public final class DataService {
     ChunkTarget next = q.getNext(0);
     ChunkWriteRequest down = q.toBuilder().clearNext().addAllNext(q.getNextList().subList(1, q.getNextCount())).build();
     CompletableFuture<ChunkWriteReply> out = new CompletableFuture<>();
-    Futures.addCallback(peers.future(next.getAddress()).withDeadlineAfter(FORWARD_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-        .write(down), new FutureCallback<>() {
+    // Under the root context: this may run in the continuation of another write (a range lock
+    // released by it), whose server-call context is cancelled when that write is answered, and
+    // a call inheriting it would be cancelled with it. The forward has its own deadline.
+    ListenableFuture<ChunkWriteReply> call;
+    Context prev = Context.ROOT.attach();
+    try {
+      call = peers.future(next.getAddress()).withDeadlineAfter(FORWARD_TIMEOUT_MS, TimeUnit.MILLISECONDS).write(down);
+    } finally {
+      Context.ROOT.detach(prev);
+    }
+    Futures.addCallback(call, new FutureCallback<>() {
           @Override
           public void onSuccess(ChunkWriteReply r) {
             out.complete(r);
@@ -164,8 +175,7 @@ public final class DataService {
       if (q.getTruncate()) {
         store.truncate(f, q.getOffset());
       } else {
-        byte[] data = q.getData().toByteArray();
-        store.write(f, q.getOffset(), data, 0, data.length);
+        store.write(f, q.getOffset(), q.getData().asReadOnlyByteBuffer()); // a view, not a copy
       }
       return ChunkWriteReply.newBuilder().setStatus(StatusCode.OK).build();
     } catch (PcsException e) {

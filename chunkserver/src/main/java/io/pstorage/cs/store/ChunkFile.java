@@ -1,5 +1,6 @@
 package io.pstorage.cs.store;
 
+import com.sun.nio.file.ExtendedOpenOption;
 import io.pstorage.common.PcsException;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
@@ -8,6 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.zip.CRC32C;
 
@@ -22,6 +24,13 @@ import java.util.zip.CRC32C;
  *
  * A block's CRC covers all 4096 bytes, counting bytes past the end as zeros. A stored CRC of 0
  * also accepts an all-zero block (a hole, or bytes past the end).
+ *
+ * <p>Data blocks are read and written with O_DIRECT (a second descriptor) when the file system
+ * allows it: buffered writes cost a page-cache copy plus, on this VM kind, a host page fault per
+ * fresh page (~3 ms per MiB against ~0.5 ms direct), and a chunk server gains nothing from
+ * caching what its clients cache. Header, checksum table and an unaligned last block go through
+ * the page cache; Linux keeps the two coherent (a direct read or write first flushes dirty cached
+ * pages of its range). Durability is unchanged: every write still ends with fdatasync.
  */
 public final class ChunkFile implements AutoCloseable {
   public static final int BLOCK = 4096;
@@ -29,12 +38,19 @@ public final class ChunkFile implements AutoCloseable {
   private static final long MAGIC = 0x5053_5447_4348_4e4bL; // "PSTGCHNK"
   private static final int FORMAT = 1;
   private static final int HEADER_USED = 8 + 4 + 8 + 8 + 8;
+  /** One payload plus a partial block at each end. */
+  private static final int SCRATCH = (1 << 20) + 2 * BLOCK;
+  /** Per-thread aligned direct buffer for one I/O (O_DIRECT needs both); a CS has a fixed pool. */
+  private static final ThreadLocal<ByteBuffer> SCRATCH_BUF = ThreadLocal.withInitial(() -> aligned(SCRATCH));
+  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10);
 
   private final long chunkId;
   private final long chunkSize;
   private final long dataStart;
   private final Path path;
   private final FileChannel ch;
+  /** The same file opened with O_DIRECT for whole data blocks; ch itself where unsupported. */
+  private final FileChannel dio;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private volatile long version;
   private volatile long length;
@@ -42,6 +58,7 @@ public final class ChunkFile implements AutoCloseable {
   private ChunkFile(Path path, FileChannel ch, long chunkId, long version, long chunkSize) throws IOException {
     this.path = path;
     this.ch = ch;
+    this.dio = openDirect(path, ch);
     this.chunkId = chunkId;
     this.version = version;
     this.chunkSize = chunkSize;
@@ -130,19 +147,29 @@ public final class ChunkFile implements AutoCloseable {
    * merged with their verified old contents. Durable when this returns.
    */
   public void write(long offset, byte[] data, int off, int len) throws IOException, PcsException {
+    write(offset, ByteBuffer.wrap(data, off, len));
+  }
+
+  /** As {@link #write(long, byte[], int, int)}, for src's remaining bytes (src is not consumed). */
+  public void write(long offset, ByteBuffer src) throws IOException, PcsException {
+    int len = src.remaining();
     if (len == 0) {
       return;
     }
     long first = offset / BLOCK, last = (offset + len - 1) / BLOCK;
+    int span = (int) ((last - first + 1) * BLOCK);
+    long base = first * BLOCK;
+    ByteBuffer buf = scratch(span);
+    // Whole blocks are copied and checksummed before taking the lock; partial ones need the old
+    // contents, read under it.
+    boolean whole = offset == base && len == span;
+    ByteBuffer crcs = null;
+    if (whole) {
+      buf.put(0, src, src.position(), len);
+      crcs = blockCrcs(buf, span);
+    }
     lock.writeLock().lock();
     try {
-      long newLength = Math.max(length, offset + len);
-      int span = (int) ((last - first + 1) * BLOCK);
-      long base = first * BLOCK;
-      // Whole blocks are written from the caller's array; partial ones are merged in a copy.
-      boolean whole = offset == base && len == span;
-      byte[] buf = whole ? data : new byte[span];
-      int at = whole ? off : 0;
       if (!whole) {
         if (offset != base) {
           readVerifiedBlock(first, buf, 0);
@@ -150,15 +177,12 @@ public final class ChunkFile implements AutoCloseable {
         if ((offset + len) % BLOCK != 0 && (last != first || offset == base)) {
           readVerifiedBlock(last, buf, span - BLOCK);
         }
-        System.arraycopy(data, off, buf, (int) (offset - base), len);
+        buf.put((int) (offset - base), src, src.position(), len);
+        crcs = blockCrcs(buf, span);
       }
-      ByteBuffer crcs = ByteBuffer.allocate((int) (last - first + 1) * 4).order(ByteOrder.LITTLE_ENDIAN);
-      for (int b = 0; b < span; b += BLOCK) {
-        crcs.putInt(crc(buf, at + b, BLOCK));
-      }
-      crcs.flip();
+      long newLength = Math.max(length, offset + len);
       // Only up to the new length: the file's size is the chunk's length.
-      writeFully(ByteBuffer.wrap(buf, at, (int) (Math.min(base + span, newLength) - base)), dataStart + base);
+      writeData(buf, (int) (Math.min(base + span, newLength) - base), base);
       writeFully(crcs, HEADER + first * 4);
       length = newLength;
     } finally {
@@ -179,10 +203,10 @@ public final class ChunkFile implements AutoCloseable {
       long keepBlocks = (offset + BLOCK - 1) / BLOCK;
       long oldBlocks = (length + BLOCK - 1) / BLOCK;
       if (offset % BLOCK != 0) {
-        byte[] blk = new byte[BLOCK];
+        ByteBuffer blk = scratch(BLOCK);
         long b = offset / BLOCK;
         readVerifiedBlock(b, blk, 0);
-        java.util.Arrays.fill(blk, (int) (offset % BLOCK), BLOCK, (byte) 0);
+        zero(blk.position((int) (offset % BLOCK)));
         ByteBuffer c = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(crc(blk, 0, BLOCK));
         writeFully(c.flip(), HEADER + b * 4);
       }
@@ -199,18 +223,18 @@ public final class ChunkFile implements AutoCloseable {
    * Reads [offset, offset+len) verifying every block it touches. With crcsOut, the read must be
    * block-aligned and the stored CRC of each block is added to it (for a peer copying the chunk).
    */
-  public byte[] read(long offset, int len, java.util.List<Integer> crcsOut) throws IOException, PcsException {
+  public byte[] read(long offset, int len, List<Integer> crcsOut) throws IOException, PcsException {
     byte[] out = new byte[len];
     if (len == 0) {
       return out;
     }
     long first = offset / BLOCK, last = (offset + len - 1) / BLOCK;
     int span = (int) ((last - first + 1) * BLOCK);
-    byte[] buf = offset % BLOCK == 0 && len == span ? out : new byte[span];
+    ByteBuffer buf = scratch(span);
     lock.readLock().lock();
     try {
       int[] stored = readCrcs(first, (int) (last - first + 1));
-      readData(first * BLOCK, buf, span);
+      readData(first * BLOCK, buf);
       for (int i = 0; i < stored.length; i++) {
         verify(first + i, buf, i * BLOCK, stored[i]);
         if (crcsOut != null) {
@@ -220,25 +244,25 @@ public final class ChunkFile implements AutoCloseable {
     } finally {
       lock.readLock().unlock();
     }
-    if (buf != out) {
-      System.arraycopy(buf, (int) (offset - first * BLOCK), out, 0, len);
-    }
+    buf.get((int) (offset - first * BLOCK), out, 0, len);
     return out;
   }
 
   @Override
   public void close() throws IOException {
+    if (dio != ch) {
+      dio.close();
+    }
     ch.close();
   }
 
   // ------------------------------------------------------------------ internals
 
-  private void readVerifiedBlock(long block, byte[] dst, int at) throws IOException, PcsException {
+  /** Reads block into dst[at, at + BLOCK) and verifies it. */
+  private void readVerifiedBlock(long block, ByteBuffer dst, int at) throws IOException, PcsException {
     int stored = readCrcs(block, 1)[0];
-    byte[] b = new byte[BLOCK];
-    readData(block * BLOCK, b, BLOCK);
-    verify(block, b, 0, stored);
-    System.arraycopy(b, 0, dst, at, BLOCK);
+    readData(block * BLOCK, dst.slice(at, BLOCK));
+    verify(block, dst, at, stored);
   }
 
   /** Whether the 4 KiB block at b[at] matches a stored checksum (0 also accepts all zeros). */
@@ -246,7 +270,11 @@ public final class ChunkFile implements AutoCloseable {
     return crc(b, at, BLOCK) == stored || (stored == 0 && allZero(b, at, BLOCK));
   }
 
-  private void verify(long block, byte[] b, int at, int stored) throws PcsException {
+  private static boolean matches(ByteBuffer b, int at, int stored) {
+    return crc(b, at, BLOCK) == stored || (stored == 0 && allZero(b, at, BLOCK));
+  }
+
+  private void verify(long block, ByteBuffer b, int at, int stored) throws PcsException {
     if (!matches(b, at, stored)) {
       int actual = crc(b, at, BLOCK);
       throw new PcsException(StatusCode.CHECKSUM_MISMATCH, String.format(
@@ -265,10 +293,31 @@ public final class ChunkFile implements AutoCloseable {
     return out;
   }
 
-  /** Data bytes at [pos, pos+n), zeros past the end of the file. */
-  private void readData(long pos, byte[] dst, int n) throws IOException {
-    ByteBuffer b = ByteBuffer.wrap(dst, 0, n);
-    readFully(ch, b, dataStart + pos);
+  /**
+   * Data bytes at [pos, pos + dst.remaining()) into dst (aligned, whole blocks), zeros past the
+   * end of the file. A direct read stops short only at the end of the file.
+   */
+  private void readData(long pos, ByteBuffer dst) throws IOException {
+    long at = dataStart + pos;
+    while (dst.hasRemaining()) {
+      int n = dio.read(dst, at);
+      if (n <= 0 || (dio != ch && n % BLOCK != 0)) {
+        break;
+      }
+      at += n;
+    }
+    zero(dst);
+    dst.flip();
+  }
+
+  /** Writes buf[0, n) at data offset pos: whole blocks directly, an unaligned tail through the page cache. */
+  private void writeData(ByteBuffer buf, int n, long pos) throws IOException {
+    FileChannel c = n % BLOCK == 0 ? dio : ch;
+    ByteBuffer b = buf.duplicate().position(0).limit(n);
+    long at = dataStart + pos;
+    while (b.hasRemaining()) {
+      at += c.write(b, at);
+    }
   }
 
   private static void readFully(FileChannel ch, ByteBuffer b, long pos) throws IOException {
@@ -303,6 +352,21 @@ public final class ChunkFile implements AutoCloseable {
     return (int) c.getValue();
   }
 
+  private static int crc(ByteBuffer b, int at, int len) {
+    CRC32C c = new CRC32C();
+    c.update(b.slice(at, len));
+    return (int) c.getValue();
+  }
+
+  /** The CRCs of buf's blocks in [0, span), little-endian, ready to write. */
+  private static ByteBuffer blockCrcs(ByteBuffer buf, int span) {
+    ByteBuffer crcs = ByteBuffer.allocate(span / BLOCK * 4).order(ByteOrder.LITTLE_ENDIAN);
+    for (int b = 0; b < span; b += BLOCK) {
+      crcs.putInt(crc(buf, b, BLOCK));
+    }
+    return crcs.flip();
+  }
+
   private static boolean allZero(byte[] b, int off, int len) {
     for (int i = off; i < off + len; i++) {
       if (b[i] != 0) {
@@ -310,6 +374,42 @@ public final class ChunkFile implements AutoCloseable {
       }
     }
     return true;
+  }
+
+  private static boolean allZero(ByteBuffer b, int off, int len) {
+    for (int i = off; i < off + len; i += 8) {
+      if (b.getLong(i) != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Fills dst's remaining bytes with zeros. */
+  private static void zero(ByteBuffer dst) {
+    while (dst.hasRemaining()) {
+      dst.put(ZEROS.duplicate().limit(Math.min(ZEROS.capacity(), dst.remaining())));
+    }
+  }
+
+  /** An aligned direct buffer of n bytes (n a multiple of BLOCK). */
+  private static ByteBuffer aligned(int n) {
+    return ByteBuffer.allocateDirect(n + BLOCK).alignedSlice(BLOCK).limit(n);
+  }
+
+  /** The thread's scratch buffer limited to span, or a new one for a larger span. */
+  private static ByteBuffer scratch(int span) {
+    ByteBuffer b = span <= SCRATCH ? SCRATCH_BUF.get() : aligned(span);
+    return b.clear().limit(span);
+  }
+
+  /** The file opened again with O_DIRECT, or ch if the file system refuses it (tmpfs). */
+  private static FileChannel openDirect(Path path, FileChannel ch) {
+    try {
+      return FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+    } catch (IOException | UnsupportedOperationException e) {
+      return ch;
+    }
   }
 
   private static long roundUp(long v, long to) {

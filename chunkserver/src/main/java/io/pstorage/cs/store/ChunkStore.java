@@ -4,6 +4,7 @@ import io.pstorage.common.PcsException;
 import io.pstorage.proto.ChunkReplica;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileStore;
@@ -97,11 +98,16 @@ public final class ChunkStore implements AutoCloseable {
 
   /** Writes and accounts for the growth of the file; NO_SPACE before writing if it does not fit. */
   public void write(ChunkFile f, long offset, byte[] data, int off, int len) throws IOException, PcsException {
-    long growth = Math.max(0, offset + len - f.length());
+    write(f, offset, ByteBuffer.wrap(data, off, len));
+  }
+
+  /** As {@link #write(ChunkFile, long, byte[], int, int)}, for src's remaining bytes. */
+  public void write(ChunkFile f, long offset, ByteBuffer src) throws IOException, PcsException {
+    long growth = Math.max(0, offset + src.remaining() - f.length());
     reserve(growth);
     long before = f.length();
     try {
-      f.write(offset, data, off, len);
+      f.write(offset, src);
     } finally {
       used.addAndGet(Math.max(0, f.length() - before) - growth); // give back what was not used
     }

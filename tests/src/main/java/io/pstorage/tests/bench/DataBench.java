@@ -22,7 +22,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * random 4 KiB write and read with 16 in flight, and latency of a durable 4 KiB write, for
  * replicas 1, 2 and 3. Prints CPU used by the chunk servers and by this JVM (client + MDS).
  * Run with deploy/bench-data.sh; options: --size BYTES (sequential file, default 2 GiB),
- * --seconds N (random phases), --replicas 1,2,3, --dir DIR, --seq-inflight N.
+ * --seconds N (random phases), --replicas 1,2,3, --dir DIR, --seq-inflight 1,4 (sequential
+ * writes in flight; one row each), --warmup-size BYTES (0: none), --tsv FILE (the rows, tab-separated,
+ * for deploy/bench-data-compare.py).
+ * An unmeasured warm-up round (replicas 3, so every chunk server runs head, middle and tail code)
+ * comes first: until the JIT has compiled the hot paths of all four JVMs they run several times
+ * slower (a cold 4 KiB gRPC call costs ~5x the CPU of a warm one).
  */
 public final class DataBench {
   private static final int MIB = 1 << 20;
@@ -32,11 +37,14 @@ public final class DataBench {
   private final List<Row> rows = new ArrayList<>();
   private DataCluster cluster;
   private boolean dropped = true;
+  private boolean measuring = true;
 
   public static void main(String[] args) throws Exception {
     long size = 2L << 30;
     int seconds = 10;
-    int seqInflight = 1;
+    List<Integer> seqInflight = List.of(1, 4);
+    long warmup = 1L << 30;
+    Path tsv = null;
     List<Integer> replicas = List.of(1, 2, 3);
     Path dir = Path.of("run/bench-data");
     for (int i = 0; i < args.length; i += 2) {
@@ -45,38 +53,61 @@ public final class DataBench {
         case "--seconds" -> seconds = Integer.parseInt(args[i + 1]);
         case "--replicas" -> replicas = Arrays.stream(args[i + 1].split(",")).map(Integer::valueOf).toList();
         case "--dir" -> dir = Path.of(args[i + 1]);
-        case "--seq-inflight" -> seqInflight = Integer.parseInt(args[i + 1]);
+        case "--seq-inflight" -> seqInflight = Arrays.stream(args[i + 1].split(",")).map(Integer::valueOf).toList();
+        case "--warmup-size" -> warmup = Long.parseLong(args[i + 1]);
+        case "--tsv" -> tsv = Path.of(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
-    new DataBench().run(dir, size, seconds, seqInflight, replicas);
+    DataBench b = new DataBench();
+    b.run(dir, size, seconds, seqInflight, replicas, warmup);
+    if (tsv != null) {
+      b.writeTsv(tsv);
+    }
     System.exit(0);
   }
 
-  private void run(Path dir, long size, int seconds, int seqInflight, List<Integer> replicaCounts) throws Exception {
+  private void run(Path dir, long size, int seconds, List<Integer> seqInflight, List<Integer> replicaCounts,
+      long warmup) throws Exception {
     deleteTree(dir);
     Files.createDirectories(dir);
     cluster = new DataCluster(dir, "bench", 1, 3, true, m -> {}, cs -> cs.reserveBytes = 1L << 30).start();
     try {
+      if (warmup > 0) {
+        measuring = false;
+        round(3, Math.min(size, warmup), Math.min(seconds, 5), seqInflight);
+        measuring = true;
+      }
       for (int r : replicaCounts) {
-        try (MdsClient m = new MdsClient("bench", cluster.mds().addresses(), Duration.ofSeconds(30))) {
-          m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setReplicasNorm(r).setReplicasMin(1).build(), false);
-        }
-        String name = "/seq-" + r;
-        seqWrite(r, name, size, seqInflight);
-        seqRead(r, name, size);
-        random(r, name, size, seconds, true);
-        random(r, name, size, seconds, false);
-        syncLatency(r);
-        try (PcsClient c = cluster.client()) {
-          c.namespace().unlink(MdsClient.ROOT, name.substring(1));
-          c.namespace().unlink(MdsClient.ROOT, "sync-" + r);
-        }
+        round(r, size, seconds, seqInflight);
       }
     } finally {
       cluster.close();
     }
-    print(size, seqInflight);
+    print(size);
+  }
+
+  private void round(int r, long size, int seconds, List<Integer> seqInflight) throws Exception {
+    try (MdsClient m = new MdsClient("bench", cluster.mds().addresses(), Duration.ofSeconds(30))) {
+      m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setReplicasNorm(r).setReplicasMin(1).build(), false);
+    }
+    String name = "/seq-" + r;
+    for (int qd : seqInflight) {
+      seqWrite(r, name, size, qd);
+      if (qd != seqInflight.get(seqInflight.size() - 1)) {
+        try (PcsClient c = cluster.client()) {
+          c.namespace().unlink(MdsClient.ROOT, name.substring(1));
+        }
+      }
+    }
+    seqRead(r, name, size);
+    random(r, name, size, seconds, true);
+    random(r, name, size, seconds, false);
+    syncLatency(r);
+    try (PcsClient c = cluster.client()) {
+      c.namespace().unlink(MdsClient.ROOT, name.substring(1));
+      c.namespace().unlink(MdsClient.ROOT, "sync-" + r);
+    }
   }
 
   private void seqWrite(int r, String name, long size, int inflight) throws Exception {
@@ -172,12 +203,14 @@ public final class DataBench {
   }
 
   private void add(int r, String test, double v, String unit, String extra, double cpuPct, double mibps) {
-    Row row = new Row(r, test, v, unit, extra, cpuPct, mibps);
-    rows.add(row);
-    System.err.printf(Locale.ROOT, "replicas=%d %s: %.1f %s %s cpu=%.0f%%%n", r, test, v, unit, extra, cpuPct);
+    if (measuring) {
+      rows.add(new Row(r, test, v, unit, extra, cpuPct, mibps));
+    }
+    System.err.printf(Locale.ROOT, "%sreplicas=%d %s: %.1f %s %s cpu=%.0f%%%n", measuring ? "" : "(warm-up) ", r, test, v,
+        unit, extra, cpuPct);
   }
 
-  private void print(long size, int seqInflight) {
+  private void print(long size) {
     System.out.printf(Locale.ROOT, "%nData path: Java client -> 3 chunk server processes + 1 MDS on loopback, "
         + "%d MiB sequential file%s%n%n", size / MIB, dropped ? "" : " (drop_caches NOT permitted: reads may be warm)");
     System.out.printf("%-8s %-24s %10s %-7s %-24s %9s %14s%n", "REPLICAS", "TEST", "RESULT", "UNIT", "", "CPU%",
@@ -187,6 +220,15 @@ public final class DataBench {
           r.unit(), r.extra(), r.cpuPct(), r.mibps() > 0 ? r.cpuPct() / r.mibps() * 100 : 0);
     }
     System.out.println("\nCPU% = % of one core, summed over the chunk server processes and this JVM (client + MDS).");
+  }
+
+  private void writeTsv(Path out) throws java.io.IOException {
+    StringBuilder b = new StringBuilder("replicas\ttest\tvalue\tunit\textra\tcpu_pct\tcpu_pct_per_100mibps\n");
+    for (Row r : rows) {
+      b.append(String.format(Locale.ROOT, "%d\t%s\t%.1f\t%s\t%s\t%.0f\t%.0f%n", r.replicas(), r.test(), r.value(),
+          r.unit(), r.extra(), r.cpuPct(), r.mibps() > 0 ? r.cpuPct() / r.mibps() * 100 : 0));
+    }
+    Files.writeString(out, b);
   }
 
   private void dropCaches() {
