@@ -73,6 +73,9 @@ final class ClusterView {
     out.printf("MDS nodes: %d of %d, leader %s%n", mdsAvail, s.getMdsCount(), s.getLeaderId());
     out.printf("CS nodes:  %d of %d (%d avail, %d inactive, %d offline)%n", active, s.getCsCount(), active,
         inactive, offline);
+    long rd = s.getCsList().stream().mapToLong(CsInfo::getReadBps).sum();
+    long wr = s.getCsList().stream().mapToLong(CsInfo::getWriteBps).sum();
+    out.printf("IO: read %s/s, write %s/s (chunk servers' disks, replicas included)%n", Sizes.human(rd), Sizes.human(wr));
     out.printf("Files: %d inodes, %d chunks%n", s.getInodes(), s.getChunks());
     out.printf("Replication: %s%n", s.getReplicationPending() == 0 ? "all chunks at their norm"
         : s.getReplicationPending() + " chunk(s) to replicate, " + s.getReplicated() + " copied"
@@ -94,7 +97,8 @@ final class ClusterView {
     for (CsInfo cs : s.getCsList()) {
       out.printf("%6d %-8s %8s %8s %9d %6s %6s %6d %-16s %s%n", cs.getCsId(),
           cs.getReleasing() ? "release" : cs.getState().name().toLowerCase(),
-          Sizes.human(cs.getCapacity()), Sizes.human(cs.getFreeBytes()), cs.getChunkCount(), "-", "-",
+          Sizes.human(cs.getCapacity()), Sizes.human(cs.getFreeBytes()), cs.getChunkCount(), cs.getIowaitPct() + "%",
+          String.format("%.1fms", cs.getIolatUs() / 1000.0),
           cs.getQueueDepth(), cs.getHost(), "t" + cs.getTier() + (cs.getScrub().getRunning()
               ? ",scrub:" + cs.getScrub().getChunksDone() + "/" + cs.getScrub().getChunksTotal() : ""));
     }
@@ -129,7 +133,9 @@ final class ClusterView {
       b.append(k == 0 ? "" : ",").append("{\"id\":").append(cs.getCsId()).append(",\"status\":")
           .append(q(cs.getState().name().toLowerCase())).append(",\"space\":").append(cs.getCapacity())
           .append(",\"free\":").append(cs.getFreeBytes()).append(",\"replicas\":").append(cs.getChunkCount())
-          .append(",\"qdepth\":").append(cs.getQueueDepth()).append(",\"host\":").append(q(cs.getHost()))
+          .append(",\"qdepth\":").append(cs.getQueueDepth()).append(",\"iowait_pct\":").append(cs.getIowaitPct())
+          .append(",\"iolat_us\":").append(cs.getIolatUs()).append(",\"read_bps\":").append(cs.getReadBps())
+          .append(",\"write_bps\":").append(cs.getWriteBps()).append(",\"host\":").append(q(cs.getHost()))
           .append(",\"address\":").append(q(cs.getAddress())).append(",\"tier\":").append(cs.getTier()).append('}');
     }
     b.append("],\"clients\":[");

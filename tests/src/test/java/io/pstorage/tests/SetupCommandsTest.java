@@ -129,6 +129,26 @@ class SetupCommandsTest {
           assertTrue(r.out().lines().anyMatch(l -> l.matches("\\w+\\s+\\S+\\s+\\d+\\s+1\\s+[0-9.]+s java client")),
               r.all());
         }
+        // while a client writes, stat shows the disks' work: the IO line, IOWAIT and IOLAT per CS
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread writer = Thread.ofPlatform().start(() -> {
+          try (PcsFile g = client.create("/busy.raw", 0644, true)) {
+            for (long off = 0; !stop.get(); off = (off + (1 << 20)) % (64L << 20)) {
+              g.write(off, data, 0, 1 << 20);
+            }
+          } catch (Exception e) {
+            throw new RuntimeException(e);
+          }
+        });
+        try {
+          r = awaitStat(a, cl, o -> !o.contains("write 0B/s") && o.lines().filter(l -> l.matches(
+              "\\s+\\d+ active .*\\s\\d+%\\s+[0-9.]+ms .*")).count() == 3 && !o.contains(" 0.0ms "),
+              Duration.ofSeconds(30));
+          assertTrue(r.out().contains("IO: read "), r.all());
+        } finally {
+          stop.set(true);
+          writer.join();
+        }
       }
 
       // stop every daemon on every host; status says so

@@ -108,7 +108,8 @@ public final class MdsLink implements AutoCloseable {
     boolean full = fullReport;
     CsHeartbeat.Builder hb = CsHeartbeat.newBuilder().setCsId(csId).setCapacity(store.capacity())
         .setFreeBytes(store.free()).setQueueDepth(data.queueDepth()).setFullReport(full)
-        .addAllDeleted(deleted).addAllBad(bad).setScrub(scrubber.status());
+        .addAllDeleted(deleted).addAllBad(bad).setScrub(scrubber.status())
+        .setIo(data.ioCounters());
     if (full) {
       hb.addAllChunks(store.report());
     }

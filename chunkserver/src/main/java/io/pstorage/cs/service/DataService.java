@@ -67,6 +67,13 @@ public final class DataService {
     selfId.set(id);
   }
 
+  private final IoStats ioStats = new IoStats();
+
+  /** Cumulative disk work, for the heartbeat. */
+  public io.pstorage.proto.IoCounters ioCounters() {
+    return ioStats.snapshot();
+  }
+
   public int queueDepth() {
     return inFlight.get();
   }
@@ -172,10 +179,15 @@ public final class DataService {
         return writeError(StatusCode.INVALID_ARGUMENT, "chunk=" + q.getChunkId() + " has size " + f.chunkSize()
             + ", not " + q.getChunkSize(), 0);
       }
-      if (q.getTruncate()) {
-        store.truncate(f, q.getOffset());
-      } else {
-        store.write(f, q.getOffset(), q.getData().asReadOnlyByteBuffer()); // a view, not a copy
+      long t0 = ioStats.begin();
+      try {
+        if (q.getTruncate()) {
+          store.truncate(f, q.getOffset());
+        } else {
+          store.write(f, q.getOffset(), q.getData().asReadOnlyByteBuffer()); // a view, not a copy
+        }
+      } finally {
+        ioStats.end(t0, q.getData().size(), true);
       }
       return ChunkWriteReply.newBuilder().setStatus(StatusCode.OK).build();
     } catch (PcsException e) {
@@ -217,7 +229,13 @@ public final class DataService {
             + q.getChunkId() + " is at version " + f.version() + " here, not " + q.getVersion()).build();
       }
       List<Integer> crcs = q.getWithCrcs() ? new ArrayList<>() : null;
-      byte[] data = f.read(q.getOffset(), q.getLength(), crcs);
+      long t0 = ioStats.begin();
+      byte[] data;
+      try {
+        data = f.read(q.getOffset(), q.getLength(), crcs);
+      } finally {
+        ioStats.end(t0, q.getLength(), false);
+      }
       if (crcs != null) {
         r.addAllBlockCrcs(crcs);
       }

@@ -1,6 +1,7 @@
 package io.pstorage.mds.registry;
 
 import io.pstorage.proto.CsHeartbeat;
+import io.pstorage.proto.IoCounters;
 import io.pstorage.proto.ScrubStatus;
 import io.pstorage.proto.CsInfo;
 import io.pstorage.proto.CsState;
@@ -18,7 +19,23 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class CsLiveness {
   /** What the last heartbeat said. */
   public record Soft(long lastNanos, long capacity, long free, int queueDepth, long chunks, boolean fullReportSeen,
-      ScrubStatus scrub) {}
+      ScrubStatus scrub, IoCounters io, IoRates rates) {}
+
+  /** Disk work between the last two heartbeats. */
+  public record IoRates(long readBps, long writeBps, int iowaitPct, int iolatUs) {
+    static final IoRates NONE = new IoRates(0, 0, 0, 0);
+
+    static IoRates between(IoCounters a, IoCounters b, long nanos) {
+      if (a == null || nanos <= 0 || b.getOps() < a.getOps()) {
+        return NONE; // first heartbeat, or the CS restarted (counters start over)
+      }
+      double s = nanos / 1e9;
+      long ops = b.getOps() - a.getOps();
+      return new IoRates((long) ((b.getReadBytes() - a.getReadBytes()) / s), (long) ((b.getWriteBytes() - a.getWriteBytes()) / s),
+          (int) Math.min(100, (b.getBusyUs() - a.getBusyUs()) / (nanos / 1000.0) * 100),
+          ops == 0 ? 0 : (int) ((b.getLatencyUs() - a.getLatencyUs()) / ops));
+    }
+  }
 
   public record Transition(long csId, CsState from, CsState to, long silentMillis) {}
 
@@ -46,8 +63,10 @@ public final class CsLiveness {
     Soft prev = soft.get(hb.getCsId());
     boolean full = hb.getFullReport() || (prev != null && prev.fullReportSeen);
     long chunks = hb.getFullReport() ? hb.getChunksCount() : prev == null ? 0 : prev.chunks;
-    soft.put(hb.getCsId(), new Soft(System.nanoTime(), hb.getCapacity(), hb.getFreeBytes(),
-        hb.getQueueDepth(), chunks, full, hb.getScrub()));
+    long now = System.nanoTime();
+    IoRates rates = prev == null ? IoRates.NONE : IoRates.between(prev.io, hb.getIo(), now - prev.lastNanos);
+    soft.put(hb.getCsId(), new Soft(now, hb.getCapacity(), hb.getFreeBytes(),
+        hb.getQueueDepth(), chunks, full, hb.getScrub(), hb.getIo(), rates));
     reserved.remove(hb.getCsId()); // the CS's own free-space figure now includes what we placed
   }
 
@@ -103,7 +122,8 @@ public final class CsLiveness {
         .setLastHeartbeatMsAgo(silentNanos(cs.getCsId(), now) / 1_000_000);
     if (s != null) {
       b.setCapacity(s.capacity).setFreeBytes(s.free).setQueueDepth(s.queueDepth).setChunkCount(s.chunks)
-          .setScrub(s.scrub);
+          .setScrub(s.scrub).setReadBps(s.rates.readBps()).setWriteBps(s.rates.writeBps())
+          .setIowaitPct(s.rates.iowaitPct()).setIolatUs(s.rates.iolatUs());
     }
     return b.build();
   }
