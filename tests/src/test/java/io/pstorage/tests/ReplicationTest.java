@@ -144,4 +144,36 @@ class ReplicationTest {
       }
     }
   }
+
+  @Test
+  void writesBelowMinWaitForReplicationAndThenComplete() throws Exception {
+    try (DataCluster c = new DataCluster(dir, "minw", 1, 4, true, m -> {
+      m.csInactiveAfter = Duration.ofSeconds(1);
+      m.csOfflineAfter = Duration.ofSeconds(3);
+    }, cs -> {}).start(); MdsClient m = c.mds().client()) {
+      // min = norm = 3: losing one replica stops writes to its chunks until a copy is made
+      m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(CHUNK).setReplicasNorm(3)
+          .setReplicasMin(3).build(), false);
+      byte[] data = new byte[2 * CHUNK];
+      new Random(11).nextBytes(data);
+      try (PcsClient client = c.client(); PcsFile f = client.create("/strict", 0644, true)) {
+        f.write(0, data);
+        f.fsync();
+        ChunkInfo first = m.chunks(f.ino(), 0, 1).get(0);
+        long victim = first.getReplicas(1);
+        c.killCs(c.csIndex(first.getReplicaAddresses(1)));
+
+        byte[] more = new byte[100_000];
+        new Random(12).nextBytes(more);
+        f.write(1000, more); // waits: the chain repair is refused until replication restores min
+        f.fsync();
+        System.arraycopy(more, 0, data, 1000, more.length);
+        awaitChunks(m, f.ino(), victim, 3, Duration.ofSeconds(30));
+        assertArrayEquals(data, f.read(0, data.length));
+        DataPathTest.assertReplicasAgree(m, f.ino(), 3, "minw");
+      }
+      assertTrue(m.events(0, 1000).stream().anyMatch(e -> e.getMessage().contains(
+          "fewer than its minimum 3: writes wait for replication")), "below-min event");
+    }
+  }
 }

@@ -212,9 +212,13 @@ public final class Replicator {
 
   private void copy(Work w, Map<Long, CsInfo> cs, CsInfo target, long now) {
     ChunkInfo c = w.chunk();
-    if (!leases.holdForReplication(c.getIno(), now)) {
+    if (!leases.holdForReplication(c.getIno(), now) && w.good().size() >= w.attrs().getReplicasMin()) {
       return; // a client is writing the file: next round
     }
+    // Below min the copy goes ahead under a writer's lease: that writer is stuck in a chain repair
+    // the MDS refuses until replication restores min (waiting for its lease would deadlock), and a
+    // write it has not had acknowledged is sent again to the new chain once the version bump
+    // makes its repair stale.
     inFlight.add(c.getChunkId());
     liveness.reserve(target.getCsId(), w.attrs().getChunkSize());
     // the source: a good replica whose CS is active (an inactive one may not answer)

@@ -178,9 +178,31 @@ public final class MetadataService {
           + ": a chain repair may only drop replicas of " + v.chunk().getReplicasList());
     }
     if (u.getReplicasCount() < v.min()) {
-      throw new PcsException(StatusCode.UNAVAILABLE, "chunk=" + u.getChunkId() + " would keep "
-          + u.getReplicasCount() + " replicas, fewer than its minimum " + v.min() + "; waiting for replication");
+      String msg = "chunk=" + u.getChunkId() + " version=" + u.getExpectedVersion() + " would keep "
+          + u.getReplicasCount() + " replicas, fewer than its minimum " + v.min() + ": writes wait for replication";
+      belowMin(u.getChunkId(), msg);
+      throw new PcsException(StatusCode.UNAVAILABLE, msg);
     }
+  }
+
+  private final Map<Long, Long> belowMinReported = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** A log line and an event when writes to a chunk start waiting (once a minute per chunk, not per retry). */
+  private void belowMin(long chunkId, String msg) {
+    long now = System.nanoTime();
+    Long last = belowMinReported.get(chunkId);
+    if (last != null && now - last < 60_000_000_000L) {
+      return;
+    }
+    belowMinReported.put(chunkId, now);
+    if (belowMinReported.size() > 10_000) {
+      belowMinReported.clear();
+    }
+    LOG.warn(msg);
+    replicator.wake();
+    committer.submit(MdsRequest.newBuilder().setHeader(io.pstorage.proto.RequestHeader.newBuilder().setCluster(cfg.cluster))
+        .setAppendEvent(AppendEventRequest.newBuilder().setEvent(Event.newBuilder().setSeverity(Severity.WARNING)
+            .setSource("chunk." + chunkId).setMessage(msg))).build());
   }
 
   /** Chunk replies carry each replica's address and host, so clients need no registry lookups. */
