@@ -79,7 +79,8 @@ final class ClusterView {
     out.printf("Files: %d inodes, %d chunks%n", s.getInodes(), s.getChunks());
     out.printf("Replication: %s%n", s.getReplicationPending() == 0 ? "all chunks at their norm"
         : s.getReplicationPending() + " chunk(s) to replicate, " + s.getReplicated() + " copied"
-            + (s.getReplicationStuck() > 0 ? ", " + s.getReplicationStuck() + " with nowhere to go" : ""));
+            + (s.getReplicationStuck() > 0 ? ", " + s.getReplicationStuck() + " with nowhere to go" : "")
+        + (s.getRebalanced() > 0 ? "; " + s.getRebalanced() + " moved to even out free space" : ""));
     long scrubbing = s.getCsList().stream().filter(c -> c.getScrub().getRunning()).count();
     long badFound = s.getCsList().stream().mapToLong(c -> c.getScrub().getBadFound()).sum();
     out.printf("Scrub: %d of %d CS scrubbing, %d bad replica(s) found%n", scrubbing, s.getCsCount(), badFound);

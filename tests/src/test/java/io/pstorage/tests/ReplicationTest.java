@@ -176,4 +176,48 @@ class ReplicationTest {
           "fewer than its minimum 3: writes wait for replication")), "below-min event");
     }
   }
+
+  @Test
+  void aNewEmptyChunkServerGetsItsShareOfTheChunks() throws Exception {
+    // 8 MiB per CS, so the shares of free space differ visibly on one shared disk
+    try (DataCluster c = new DataCluster(dir, "balance", 1, 4, true, m -> m.csInactiveAfter = Duration.ofSeconds(1),
+        cs -> cs.limitBytes = 8L << 20).start(); MdsClient m = c.mds().client()) {
+      m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(CHUNK).setReplicasNorm(2)
+          .setReplicasMin(1).build(), false);
+      c.killCs(3); // the fourth CS joins later, empty
+      long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+      while (c.csList().stream().filter(x -> x.getState() == io.pstorage.proto.CsState.ACTIVE).count() != 3) {
+        assertTrue(System.nanoTime() < end, "cs 4 never went inactive");
+        Thread.sleep(200);
+      }
+      byte[] data = new byte[12 * CHUNK];
+      new Random(21).nextBytes(data);
+      long ino;
+      try (PcsClient client = c.client(); PcsFile f = client.create("/fill", 0644, true)) {
+        f.write(0, data);
+        f.fsync();
+        ino = f.ino();
+      }
+      String newcomer = c.cs(3).address.toString();
+      c.startCs(3);
+      // 24 replicas on 3 CS (8 each, about a quarter of their space) even out over 4: about 6 each
+      end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      long onNew = 0;
+      while (System.nanoTime() < end) {
+        onNew = m.chunks(ino, 0, 100).stream().filter(x -> x.getReplicaAddressesList().contains(newcomer)).count();
+        if (onNew >= 4) {
+          break;
+        }
+        Thread.sleep(300);
+      }
+      assertTrue(onNew >= 4, "replicas moved to the new CS: " + onNew);
+      assertTrue(m.chunks(ino, 0, 100).stream().allMatch(x -> x.getReplicasCount() == 2
+          && x.getReplicaHostsList().stream().distinct().count() == 2));
+      assertTrue(m.clusterStatus().getRebalanced() >= 4);
+      DataPathTest.assertReplicasAgree(m, ino, 2, "balance");
+      try (PcsClient client = c.client(); PcsFile f = client.open("/fill")) {
+        assertArrayEquals(data, f.read(0, data.length));
+      }
+    }
+  }
 }

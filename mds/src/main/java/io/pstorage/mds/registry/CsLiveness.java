@@ -111,6 +111,11 @@ public final class CsLiveness {
     return s == null ? 0 : s.free - reserved.getOrDefault(csId, 0L);
   }
 
+  public long capacity(long csId) {
+    Soft s = soft.get(csId);
+    return s == null ? 0 : s.capacity;
+  }
+
   public void reserve(long csId, long bytes) {
     reserved.merge(csId, bytes, Long::sum);
   }

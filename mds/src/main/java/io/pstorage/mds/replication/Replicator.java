@@ -64,6 +64,9 @@ public final class Replicator {
   /** Replicas that failed a checksum (scrub or read), by chunk: CS id → version found bad. */
   private final Map<Long, Map<Long, Long>> bad = new ConcurrentHashMap<>();
   private final AtomicLong replicated = new AtomicLong();
+  private final AtomicLong rebalanced = new AtomicLong();
+  /** Free-space shares of the fullest and emptiest CS that start a rebalancing move. */
+  private static final double REBALANCE_GAP = 0.10;
   private static final long IDLE_SCAN_NANOS = 3_000_000_000L;
   private volatile long pending;
   private volatile long lastIdleScan = System.nanoTime() - IDLE_SCAN_NANOS;
@@ -96,6 +99,7 @@ public final class Replicator {
 
   public void becameLeader() {
     replicated.set(0);
+    rebalanced.set(0);
     bad.clear(); // soft state: a bad replica is found again by the next read or scrub
   }
 
@@ -132,11 +136,13 @@ public final class Replicator {
     }
     List<Work> work = new ArrayList<>();
     Map<Long, PcsAttrs> attrsOf = new HashMap<>(); // a file's chunks share its attributes
+    List<ChunkInfo> all = new ArrayList<>();
     long ino = 0, index = -1;
     while (true) {
       long fIno = ino, fIndex = index;
       List<ChunkInfo> batch = sm.readLocal(r -> ChunkMap.scan(r, fIno, fIndex, SCAN_BATCH));
       for (ChunkInfo c : batch) {
+        all.add(c);
         List<Long> good = new ArrayList<>();
         boolean unwanted = false;
         for (long id : c.getReplicasList()) {
@@ -182,10 +188,65 @@ public final class Replicator {
       if (inFlight.size() >= maxParallel) {
         continue;
       }
-      copy(w, cs, target, now);
+      copy(w, cs, target, now, true);
     }
     pending = work.size();
     stuck = noTarget;
+    if (work.isEmpty() && inFlight.isEmpty()) {
+      rebalance(all, cs, attrsOf, now);
+    }
+  }
+
+  /** Free share of a CS's space (0..1); -1 when the leader has no report from it. */
+  private double freeShare(CsInfo c) {
+    long cap = liveness.capacity(c.getCsId());
+    return cap <= 0 ? -1 : (double) liveness.free(c.getCsId()) / cap;
+  }
+
+  /**
+   * With every chunk at its norm: when the emptiest and the fullest active CS of a tier differ
+   * by more than {@link #REBALANCE_GAP} of free space, move one chunk replica from the fullest
+   * to the emptiest (a copy, then the replica list swaps them). One move per round bounds the rate.
+   */
+  private void rebalance(List<ChunkInfo> all, Map<Long, CsInfo> cs, Map<Long, PcsAttrs> attrsOf, long now) {
+    List<CsInfo> live = cs.values().stream().filter(c -> !c.getReleasing()
+        && liveness.state(c.getCsId(), now) == CsState.ACTIVE && freeShare(c) >= 0).toList();
+    for (CsInfo fullest : live) {
+      for (CsInfo emptiest : live) {
+        if (fullest.getTier() != emptiest.getTier() || freeShare(emptiest) - freeShare(fullest) <= REBALANCE_GAP
+            || live.stream().anyMatch(o -> o.getTier() == fullest.getTier() && freeShare(o) < freeShare(fullest))
+            || live.stream().anyMatch(o -> o.getTier() == emptiest.getTier() && freeShare(o) > freeShare(emptiest))) {
+          continue; // only the fullest and the emptiest of a tier
+        }
+        for (ChunkInfo c : all) {
+          PcsAttrs attrs = attrsOf.get(c.getIno());
+          if (attrs == null || !c.getReplicasList().contains(fullest.getCsId())
+              || c.getReplicasList().contains(emptiest.getCsId()) || attrs.getTier() != emptiest.getTier()
+              || liveness.free(emptiest.getCsId()) < attrs.getChunkSize()) {
+            continue;
+          }
+          List<Long> others = c.getReplicasList().stream().filter(id -> id != fullest.getCsId()).toList();
+          Set<String> used = new HashSet<>();
+          others.forEach(id -> used.add(ChunkPlacement.domain(cs.get(id), attrs.getFailureDomain())));
+          if (others.stream().anyMatch(id -> cs.get(id) == null)
+              || used.contains(ChunkPlacement.domain(emptiest, attrs.getFailureDomain()))) {
+            continue;
+          }
+          LOG.info("rebalancing chunk={} from cs={} (free {}%) to cs={} (free {}%)", c.getChunkId(),
+              fullest.getCsId(), Math.round(100 * freeShare(fullest)), emptiest.getCsId(),
+              Math.round(100 * freeShare(emptiest)));
+          if (copy(new Work(c, attrs, others), cs, emptiest, now, false)) {
+            rebalanced.incrementAndGet();
+            dirty = true; // look again at the next tick, not after the idle pause
+          }
+          return;
+        }
+      }
+    }
+  }
+
+  public long rebalanced() {
+    return rebalanced.get();
   }
 
   /** An active CS of the file's tier, with room, releasing nothing, in a domain the good replicas do not use. */
@@ -210,10 +271,11 @@ public final class Replicator {
     return best;
   }
 
-  private void copy(Work w, Map<Long, CsInfo> cs, CsInfo target, long now) {
+  /** repair: restoring a chunk (not balancing space), which may go ahead below min. */
+  private boolean copy(Work w, Map<Long, CsInfo> cs, CsInfo target, long now, boolean repair) {
     ChunkInfo c = w.chunk();
-    if (!leases.holdForReplication(c.getIno(), now) && w.good().size() >= w.attrs().getReplicasMin()) {
-      return; // a client is writing the file: next round
+    if (!leases.holdForReplication(c.getIno(), now) && !(repair && w.good().size() < w.attrs().getReplicasMin())) {
+      return false; // a client is writing the file: next round
     }
     // Below min the copy goes ahead under a writer's lease: that writer is stuck in a chain repair
     // the MDS refuses until replication restores min (waiting for its lease would deadlock), and a
@@ -247,6 +309,7 @@ public final class Replicator {
             finish(c, "copy to cs=" + target.getCsId() + " failed: " + t);
           }
         }, MoreExecutors.directExecutor());
+    return true;
   }
 
   /** Enough good replicas already: the list loses the unwanted ones (no copy, so no hold needed). */

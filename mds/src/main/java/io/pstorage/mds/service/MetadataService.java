@@ -404,6 +404,7 @@ public final class MetadataService {
     ClusterStatusReply.Builder b = r.getClusterStatus().toBuilder().setCluster(cfg.cluster).setLeaderId(leader)
         .setWritingClients(leases.holders(now)).setReplicationPending(replicator.pending())
         .setReplicated(replicator.replicated()).setReplicationStuck(replicator.stuck())
+        .setRebalanced(replicator.rebalanced())
         .addAllClients(clients.list(leases, now));
     b.clearCs();
     for (CsInfo cs : r.getClusterStatus().getCsList()) {
