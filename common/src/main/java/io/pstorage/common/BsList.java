@@ -31,6 +31,11 @@ public final class BsList {
     return out;
   }
 
+  /** Where an MDS serves auth-node: its client port + 2 (Raft is on + 1), unless configured otherwise. */
+  public static HostPort authAddress(HostPort mdsClient) {
+    return new HostPort(mdsClient.host(), mdsClient.port() + 2);
+  }
+
   /** "host" becomes "host:2510"; "host:port" is kept. */
   public static String withDefaultPort(String address) {
     return address.lastIndexOf(':') < 0 ? address + ":" + DEFAULT_MDS_PORT : address;

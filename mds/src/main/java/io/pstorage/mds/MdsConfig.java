@@ -90,7 +90,7 @@ public final class MdsConfig {
 
   public HostPort authAddress() throws PcsException {
     HostPort c = self().client();
-    return new HostPort(c.host(), authPort != 0 ? authPort : c.port() + 2);
+    return authPort != 0 ? new HostPort(c.host(), authPort) : io.pstorage.common.BsList.authAddress(c);
   }
 
   public MdsConfig validate() throws PcsException {

@@ -6,8 +6,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -15,19 +13,9 @@ import org.junit.jupiter.api.io.TempDir;
 class StatCommandTest {
   @TempDir Path dir;
 
-  record Result(int code, String out, String err) {}
-
-  Result pstorage(Path configRoot, String... args) throws Exception {
-    Path bin = Path.of(System.getProperty("user.dir")).resolveSibling("admin-cli").resolve("bin/pstorage");
-    List<String> cmd = new java.util.ArrayList<>(List.of(bin.toString()));
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd);
-    pb.environment().put("PSTORAGE_CONFIG_ROOT", configRoot.toString());
-    pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
-    Path out = dir.resolve("out"), err = dir.resolve("err");
-    Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "pstorage did not finish");
-    return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
+  /** The real launcher as a new process, on a "host" whose configuration root is root. */
+  Cli.Result pstorage(Path root, String... args) throws Exception {
+    return new Cli(root, dir.resolve("out")).run("pstorage", args);
   }
 
   @Test
@@ -39,7 +27,7 @@ class StatCommandTest {
       Files.write(root.resolve("clusters/statc/bs.list"), c.addresses(), StandardCharsets.UTF_8);
       TestCredentials.copyTo("statc", root);
 
-      Result r = pstorage(root, "-c", "statc", "stat");
+      Cli.Result r = pstorage(root, "-c", "statc", "stat");
       assertEquals(0, r.code(), r.err());
       assertTrue(r.out().startsWith("Cluster 'statc': healthy"), r.out());
       assertTrue(r.out().contains("MDS nodes: 3 of 3, leader " + (leader + 1)), r.out());

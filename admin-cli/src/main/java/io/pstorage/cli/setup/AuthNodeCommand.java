@@ -72,7 +72,7 @@ public final class AuthNodeCommand implements Callable<Integer> {
     PcsException last = null;
     for (String a : addresses) {
       HostPort mdsAt = HostPort.parse(a);
-      HostPort authAt = new HostPort(mdsAt.host(), mdsAt.port() + 2);
+      HostPort authAt = BsList.authAddress(mdsAt);
       try {
         Enrolled e = enroll(cluster, authAt, pw, host, key);
         Arrays.fill(pw, '\0');

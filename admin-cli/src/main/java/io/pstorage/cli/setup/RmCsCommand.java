@@ -4,6 +4,7 @@ import io.pstorage.cli.Pstorage;
 import io.pstorage.common.LocalServices;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.mds.MdsClient;
+import io.pstorage.cs.CsConfig;
 import io.pstorage.proto.ClusterStatusReply;
 import io.pstorage.proto.CsInfo;
 import io.pstorage.proto.MdsRequest;
@@ -12,7 +13,6 @@ import io.pstorage.proto.RemoveCsRequest;
 import io.pstorage.proto.StatusCode;
 import java.io.PrintWriter;
 import java.nio.file.Files;
-import java.util.Properties;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -91,15 +91,10 @@ public final class RmCsCommand implements Callable<Integer> {
   /** If the CS lives on this host, it is no longer one of this host's services. */
   private void forgetLocally(PrintWriter out) throws Exception {
     for (LocalServices.Service s : LocalServices.list(parent.cluster(), LocalServices.Kind.CS)) {
-      java.nio.file.Path props = s.dir().resolve("cs.properties");
-      if (!Files.exists(props)) {
+      if (!Files.exists(s.dir().resolve(CsConfig.FILE_NAME))) {
         continue;
       }
-      Properties p = new Properties();
-      try (var r = Files.newBufferedReader(props)) {
-        p.load(r);
-      }
-      if (removedUuid != null && removedUuid.equals(p.getProperty("uuid", ""))) {
+      if (removedUuid != null && removedUuid.equals(CsConfig.load(s.dir()).uuid)) {
         LocalServices.remove(parent.cluster(), LocalServices.Kind.CS, s.dir());
         java.nio.file.Path pidFile = s.dir().resolve("cs.pid");
         if (Files.exists(pidFile)) {

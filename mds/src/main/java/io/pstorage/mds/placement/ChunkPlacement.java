@@ -28,8 +28,7 @@ public final class ChunkPlacement {
     Map<String, CsInfo> bestPerDomain = new HashMap<>();
     for (CsInfo cs : registered) {
       long f = live.free(cs.getCsId());
-      if (cs.getTier() != attrs.getTier() || cs.getReleasing() || live.state(cs.getCsId(), now) != CsState.ACTIVE
-          || f < attrs.getChunkSize()) {
+      if (!accepts(cs, f, attrs, live, now)) {
         continue;
       }
       free.put(cs.getCsId(), f);
@@ -58,6 +57,12 @@ public final class ChunkPlacement {
       chain.add(id);
     }
     return chain;
+  }
+
+  /** Whether a new replica of a chunk with these attributes may go to the CS (free: its free bytes now). */
+  public static boolean accepts(CsInfo cs, long free, PcsAttrs attrs, CsLiveness live, long now) {
+    return cs.getTier() == attrs.getTier() && !cs.getReleasing() && live.state(cs.getCsId(), now) == CsState.ACTIVE
+        && free >= attrs.getChunkSize();
   }
 
   public static String domain(CsInfo cs, FailureDomain fd) {

@@ -177,10 +177,10 @@ public final class Replicator {
         continue;
       }
       if (w.good().size() >= w.attrs().getReplicasNorm()) {
-        drop(w); // enough good replicas: just forget the unwanted ones
+        drop(w, cs); // enough good replicas: just forget the unwanted ones
         continue;
       }
-      CsInfo target = target(w, cs.values(), now);
+      CsInfo target = target(w, cs, now);
       if (target == null) {
         noTarget++;
         continue;
@@ -209,58 +209,62 @@ public final class Replicator {
    * to the emptiest (a copy, then the replica list swaps them). One move per round bounds the rate.
    */
   private void rebalance(List<ChunkInfo> all, Map<Long, CsInfo> cs, Map<Long, PcsAttrs> attrsOf, long now) {
-    List<CsInfo> live = cs.values().stream().filter(c -> !c.getReleasing()
-        && liveness.state(c.getCsId(), now) == CsState.ACTIVE && freeShare(c) >= 0).toList();
-    for (CsInfo fullest : live) {
-      for (CsInfo emptiest : live) {
-        if (fullest.getTier() != emptiest.getTier() || freeShare(emptiest) - freeShare(fullest) <= REBALANCE_GAP
-            || live.stream().anyMatch(o -> o.getTier() == fullest.getTier() && freeShare(o) < freeShare(fullest))
-            || live.stream().anyMatch(o -> o.getTier() == emptiest.getTier() && freeShare(o) > freeShare(emptiest))) {
-          continue; // only the fullest and the emptiest of a tier
-        }
-        for (ChunkInfo c : all) {
-          PcsAttrs attrs = attrsOf.get(c.getIno());
-          if (attrs == null || !c.getReplicasList().contains(fullest.getCsId())
-              || c.getReplicasList().contains(emptiest.getCsId()) || attrs.getTier() != emptiest.getTier()
-              || liveness.free(emptiest.getCsId()) < attrs.getChunkSize()) {
-            continue;
-          }
-          List<Long> others = c.getReplicasList().stream().filter(id -> id != fullest.getCsId()).toList();
-          Set<String> used = new HashSet<>();
-          others.forEach(id -> used.add(ChunkPlacement.domain(cs.get(id), attrs.getFailureDomain())));
-          if (others.stream().anyMatch(id -> cs.get(id) == null)
-              || used.contains(ChunkPlacement.domain(emptiest, attrs.getFailureDomain()))) {
-            continue;
-          }
-          LOG.info("rebalancing chunk={} from cs={} (free {}%) to cs={} (free {}%)", c.getChunkId(),
-              fullest.getCsId(), Math.round(100 * freeShare(fullest)), emptiest.getCsId(),
-              Math.round(100 * freeShare(emptiest)));
-          if (copy(new Work(c, attrs, others), cs, emptiest, now, false)) {
-            rebalanced.incrementAndGet();
-            dirty = true; // look again at the next tick, not after the idle pause
-          }
-          return;
-        }
+    Map<Long, Double> share = new HashMap<>();
+    Map<Integer, List<CsInfo>> byTier = new HashMap<>();
+    for (CsInfo c : cs.values()) {
+      double f = freeShare(c);
+      if (!c.getReleasing() && liveness.state(c.getCsId(), now) == CsState.ACTIVE && f >= 0) {
+        share.put(c.getCsId(), f);
+        byTier.computeIfAbsent(c.getTier(), t -> new ArrayList<>()).add(c);
       }
     }
+    for (List<CsInfo> tier : byTier.values()) {
+      Comparator<CsInfo> byShare = Comparator.comparingDouble(c -> share.get(c.getCsId()));
+      CsInfo fullest = tier.stream().min(byShare).orElseThrow(), emptiest = tier.stream().max(byShare).orElseThrow();
+      if (share.get(emptiest.getCsId()) - share.get(fullest.getCsId()) <= REBALANCE_GAP) {
+        continue;
+      }
+      for (ChunkInfo c : all) {
+        PcsAttrs attrs = attrsOf.get(c.getIno());
+        if (!c.getReplicasList().contains(fullest.getCsId()) || c.getReplicasList().contains(emptiest.getCsId())
+            || !ChunkPlacement.accepts(emptiest, liveness.free(emptiest.getCsId()), attrs, liveness, now)) {
+          continue;
+        }
+        List<Long> others = c.getReplicasList().stream().filter(id -> id != fullest.getCsId()).toList();
+        if (others.stream().anyMatch(id -> cs.get(id) == null)
+            || domains(others, cs, attrs).contains(ChunkPlacement.domain(emptiest, attrs.getFailureDomain()))) {
+          continue;
+        }
+        LOG.info("rebalancing chunk={} from cs={} (free {}%) to cs={} (free {}%)", c.getChunkId(),
+            fullest.getCsId(), Math.round(100 * share.get(fullest.getCsId())), emptiest.getCsId(),
+            Math.round(100 * share.get(emptiest.getCsId())));
+        if (copy(new Work(c, attrs, others), cs, emptiest, now, false)) {
+          rebalanced.incrementAndGet();
+          dirty = true; // look again at the next tick, not after the idle pause
+        }
+        return;
+      }
+    }
+  }
+
+  /** The failure domains the given replicas occupy. */
+  private static Set<String> domains(List<Long> replicas, Map<Long, CsInfo> cs, PcsAttrs attrs) {
+    Set<String> used = new HashSet<>();
+    replicas.forEach(id -> used.add(ChunkPlacement.domain(cs.get(id), attrs.getFailureDomain())));
+    return used;
   }
 
   public long rebalanced() {
     return rebalanced.get();
   }
 
-  /** An active CS of the file's tier, with room, releasing nothing, in a domain the good replicas do not use. */
-  private CsInfo target(Work w, java.util.Collection<CsInfo> all, long now) {
-    Set<String> used = new HashSet<>();
-    Map<Long, CsInfo> byId = new HashMap<>();
-    all.forEach(c -> byId.put(c.getCsId(), c));
-    for (long id : w.good()) {
-      used.add(ChunkPlacement.domain(byId.get(id), w.attrs().getFailureDomain()));
-    }
+  /** A CS that may take the chunk (see ChunkPlacement), in a domain the good replicas do not use, most free first. */
+  private CsInfo target(Work w, Map<Long, CsInfo> cs, long now) {
+    Set<String> used = domains(w.good(), cs, w.attrs());
     CsInfo best = null;
-    for (CsInfo c : all) {
-      if (c.getReleasing() || c.getTier() != w.attrs().getTier() || liveness.state(c.getCsId(), now) != CsState.ACTIVE
-          || w.chunk().getReplicasList().contains(c.getCsId()) || liveness.free(c.getCsId()) < w.attrs().getChunkSize()
+    for (CsInfo c : cs.values()) {
+      if (w.chunk().getReplicasList().contains(c.getCsId())
+          || !ChunkPlacement.accepts(c, liveness.free(c.getCsId()), w.attrs(), liveness, now)
           || used.contains(ChunkPlacement.domain(c, w.attrs().getFailureDomain()))) {
         continue;
       }
@@ -313,7 +317,7 @@ public final class Replicator {
   }
 
   /** Enough good replicas already: the list loses the unwanted ones (no copy, so no hold needed). */
-  private void drop(Work w) {
+  private void drop(Work w, Map<Long, CsInfo> cs) {
     ChunkInfo c = w.chunk();
     if (!leases.holdForReplication(c.getIno(), System.nanoTime())) {
       return;
@@ -321,7 +325,7 @@ public final class Replicator {
     inFlight.add(c.getChunkId());
     LOG.info("dropping replicas chunk={} version={} keep={} of={}", c.getChunkId(), c.getVersion(), w.good(),
         c.getReplicasList());
-    commit(c, w.good(), w.attrs().getChunkSize(), null);
+    commit(c, w.good(), w.attrs().getChunkSize(), cs);
   }
 
   private void commit(ChunkInfo c, List<Long> chain, long chunkSize, Map<Long, CsInfo> cs) {
@@ -336,16 +340,8 @@ public final class Replicator {
           }
           // Tell the new chain its version now; a CS that misses this is one bump behind and gets
           // set_version from its next full report.
-          Map<Long, CsInfo> known = cs != null ? cs : new HashMap<>();
-          if (cs == null) {
-            try {
-              sm.readLocal(CsRegistry::all).forEach(x -> known.put(x.getCsId(), x));
-            } catch (Exception e) {
-              LOG.warn("chunk={}: cannot read the CS registry to send set-version: {}", c.getChunkId(), e.toString());
-            }
-          }
           for (long id : chain) {
-            CsInfo info = known.get(id);
+            CsInfo info = cs.get(id);
             if (info != null) {
               channels.future(info.getAddress()).withDeadlineAfter(10, TimeUnit.SECONDS).setVersion(
                   SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())

@@ -200,9 +200,7 @@ public final class MetadataService {
     }
     LOG.warn(msg);
     replicator.wake();
-    committer.submit(MdsRequest.newBuilder().setHeader(io.pstorage.proto.RequestHeader.newBuilder().setCluster(cfg.cluster))
-        .setAppendEvent(AppendEventRequest.newBuilder().setEvent(Event.newBuilder().setSeverity(Severity.WARNING)
-            .setSource("chunk." + chunkId).setMessage(msg))).build());
+    appendEvent(Severity.WARNING, "chunk." + chunkId, msg);
   }
 
   /** Chunk replies carry each replica's address and host, so clients need no registry lookups. */
@@ -339,16 +337,22 @@ public final class MetadataService {
       String msg = "bad replica chunk=" + b.getChunkId() + " version=" + b.getVersion() + " cs=" + hb.getCsId()
           + ": checksum mismatch";
       LOG.error(msg);
-      Event e = Event.newBuilder().setSeverity(Severity.ERROR).setSource("cs." + hb.getCsId()).setMessage(msg).build();
-      committer.submit(MdsRequest.newBuilder().setHeader(hb.getHeader())
-          .setAppendEvent(AppendEventRequest.newBuilder().setEvent(e)).build()).whenComplete((r, err) -> {
-            if (err != null || r.getStatus() != StatusCode.OK) {
-              LOG.warn("event for bad replica chunk={} cs={} not recorded: {}", b.getChunkId(), hb.getCsId(),
-                  err != null ? err.toString() : r.getMessage());
-            }
-          });
+      appendEvent(Severity.ERROR, "cs." + hb.getCsId(), msg);
     }
   }
+
+  /** An event in the log, in the background: a failure to record it is logged, not thrown. */
+  private void appendEvent(Severity severity, String source, String msg) {
+    Event e = Event.newBuilder().setSeverity(severity).setSource(source).setMessage(msg).build();
+    committer.submit(MdsRequest.newBuilder().setHeader(io.pstorage.proto.RequestHeader.newBuilder().setCluster(cfg.cluster))
+        .setAppendEvent(AppendEventRequest.newBuilder().setEvent(e)).build()).whenComplete((r, err) -> {
+          if (err != null || r.getStatus() != StatusCode.OK) {
+            LOG.warn("event not recorded source={} message={}: {}", source, msg,
+                err != null ? err.toString() : r.getMessage());
+          }
+        });
+  }
+
 
   private static CompletableFuture<CsHeartbeatReply> done(CsHeartbeatReply.Builder r) {
     return CompletableFuture.completedFuture(r.build());
