@@ -211,6 +211,17 @@ class ReplicationTest {
         Thread.sleep(300);
       }
       assertTrue(onNew >= 4, "replicas moved to the new CS: " + onNew);
+      // let the moves settle (one may still be copying) before comparing replicas
+      long moves = -1, stableSince = System.nanoTime();
+      end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (System.nanoTime() < end && System.nanoTime() - stableSince < 3_000_000_000L) {
+        long now = m.clusterStatus().getRebalanced();
+        if (now != moves) {
+          moves = now;
+          stableSince = System.nanoTime();
+        }
+        Thread.sleep(200);
+      }
       assertTrue(m.chunks(ino, 0, 100).stream().allMatch(x -> x.getReplicasCount() == 2
           && x.getReplicaHostsList().stream().distinct().count() == 2));
       assertTrue(m.clusterStatus().getRebalanced() >= 4);
