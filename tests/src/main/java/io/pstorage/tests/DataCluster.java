@@ -17,12 +17,15 @@ import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * A whole cluster on loopback: an in-process MDS group (member i on 127.0.0.i) and chunk servers
- * on 127.0.0.(10+i), each its own "host" (failure domain). Chunk servers run in this JVM, or as
- * real {@code pstorage-csd} processes that can be killed with SIGKILL.
+ * A whole cluster on loopback: an MDS group (member i on 127.0.0.i) and chunk servers on
+ * 127.0.0.(10+i), each its own "host" (failure domain). Chunk servers run in this JVM, or as
+ * real {@code pstorage-csd} processes that can be killed with SIGKILL; so does the MDS group
+ * when built with {@link #withMdsProcesses}.
  */
 public final class DataCluster implements AutoCloseable {
-  private final MiniMdsCluster mds;
+  private final String cluster;
+  private MiniMdsCluster mds;
+  private MdsProcessCluster mdsProcs;
   private final List<CsConfig> cs = new ArrayList<>();
   private final boolean processes;
   private final CsServer[] servers;
@@ -31,7 +34,23 @@ public final class DataCluster implements AutoCloseable {
 
   public DataCluster(Path base, String cluster, int mdsCount, int csCount, boolean csProcesses,
       Consumer<MdsConfig> mdsTweak, Consumer<CsConfig> csTweak) throws IOException {
-    this.mds = new MiniMdsCluster(base, cluster, mdsCount, mdsTweak);
+    this(base, cluster, mdsCount, false, csCount, csProcesses, mdsTweak, csTweak);
+  }
+
+  /** A cluster whose MDS members are real pstorage-mdsd processes (for kill -9 of the leader). */
+  public static DataCluster withMdsProcesses(Path base, String cluster, int mdsCount, int csCount,
+      Consumer<MdsConfig> mdsTweak, Consumer<CsConfig> csTweak) throws IOException {
+    return new DataCluster(base, cluster, mdsCount, true, csCount, true, mdsTweak, csTweak);
+  }
+
+  private DataCluster(Path base, String cluster, int mdsCount, boolean mdsProcesses, int csCount,
+      boolean csProcesses, Consumer<MdsConfig> mdsTweak, Consumer<CsConfig> csTweak) throws IOException {
+    this.cluster = cluster;
+    if (mdsProcesses) {
+      this.mdsProcs = new MdsProcessCluster(base, cluster, mdsCount, mdsTweak);
+    } else {
+      this.mds = new MiniMdsCluster(base, cluster, mdsCount, mdsTweak);
+    }
     this.processes = csProcesses;
     this.servers = new CsServer[csCount];
     this.procs = new Process[csCount];
@@ -41,7 +60,7 @@ public final class DataCluster implements AutoCloseable {
       c.dataDir = base.resolve("cs-" + i);
       String host = "127.0.0." + (10 + i);
       c.address = new HostPort(host, Ports.free(host));
-      c.mds = mds.addresses();
+      c.mds = mdsAddresses();
       c.reserveBytes = 0;
       c.heartbeatInterval = Duration.ofMillis(300);
       csTweak.accept(c);
@@ -51,8 +70,15 @@ public final class DataCluster implements AutoCloseable {
   }
 
   public DataCluster start() throws Exception {
-    mds.start();
-    mds.awaitLeader(Duration.ofSeconds(30));
+    if (mds != null) {
+      mds.start();
+      mds.awaitLeader(Duration.ofSeconds(30));
+    } else {
+      mdsProcs.start();
+      try (MdsClient c = mdsClient(Duration.ofSeconds(60))) {
+        c.clusterStatus(); // retried by the client until a leader answers
+      }
+    }
     for (int i = 0; i < cs.size(); i++) {
       startCs(i);
     }
@@ -84,7 +110,7 @@ public final class DataCluster implements AutoCloseable {
   /** Waits until exactly n chunk servers are active on the leader (a killed one has gone inactive). */
   public void awaitActive(int n, Duration timeout) throws Exception {
     long end = System.nanoTime() + timeout.toNanos();
-    try (MdsClient c = new MdsClient(mds.clusterName(), mds.addresses(), Duration.ofSeconds(10))) {
+    try (MdsClient c = mdsClient(Duration.ofSeconds(10))) {
       while (true) {
         long active = c.clusterStatus().getCsList().stream()
             .filter(x -> x.getState() == CsState.ACTIVE && x.getLastHeartbeatMsAgo() < 2000).count();
@@ -100,7 +126,7 @@ public final class DataCluster implements AutoCloseable {
   }
 
   public List<CsInfo> csList() throws Exception {
-    try (MdsClient c = new MdsClient(mds.clusterName(), mds.addresses(), Duration.ofSeconds(10))) {
+    try (MdsClient c = mdsClient(Duration.ofSeconds(10))) {
       return c.clusterStatus().getCsList();
     }
   }
@@ -111,11 +137,11 @@ public final class DataCluster implements AutoCloseable {
 
   public PcsClient client(PcsClient.Options o) {
     if (o.tls == null) {
-      o.tls = TestCredentials.install(mds.clusterName());
+      o.tls = TestCredentials.install(cluster);
     }
     PcsClient c;
     try {
-      c = new PcsClient(mds.clusterName(), mds.addresses(), o);
+      c = new PcsClient(cluster, mdsAddresses(), o);
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
@@ -125,8 +151,27 @@ public final class DataCluster implements AutoCloseable {
     return c;
   }
 
+  /** The in-process MDS group (null when the members are processes). */
   public MiniMdsCluster mds() {
     return mds;
+  }
+
+  /** The MDS group run as processes (null when it runs in this JVM). */
+  public MdsProcessCluster mdsProcesses() {
+    return mdsProcs;
+  }
+
+  public List<String> mdsAddresses() {
+    return mds != null ? mds.addresses() : mdsProcs.addresses();
+  }
+
+  /** A metadata client (the caller closes it); calls retry across failovers up to the deadline. */
+  public MdsClient mdsClient(Duration deadline) {
+    return new MdsClient(cluster, mdsAddresses(), deadline, TestCredentials.install(cluster));
+  }
+
+  public String clusterName() {
+    return cluster;
   }
 
   public CsConfig cs(int i) {
@@ -161,7 +206,11 @@ public final class DataCluster implements AutoCloseable {
     for (int i = 0; i < cs.size(); i++) {
       killCs(i);
     }
-    mds.close();
+    if (mds != null) {
+      mds.close();
+    } else {
+      mdsProcs.close();
+    }
   }
 
   @Override
