@@ -7,13 +7,15 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # Debian packages the build, tests and local cluster use (added by later issues: fio...).
 # libfuse2 is all the FUSE mount needs at run time. NOT the `fuse` package: it removes fuse3 (and
 # with it the MooseFS client); as root, libfuse2 mounts without fusermount and umount(8) unmounts.
-# attr (getfattr/setfattr) and unzip are used by the FUSE tests.
+# attr (getfattr/setfattr) and unzip are used by the FUSE tests; e2fsprogs (mkfs.ext4) and
+# xfsprogs (xfs_io -x -c shutdown: a file system that fails every I/O, like a dead disk) by the
+# fault-injection suite.
 # Debian 13 renamed libfuse2 to libfuse2t64.
 fuse2=libfuse2
 if ! apt-cache show libfuse2 >/dev/null 2>&1 && apt-cache show libfuse2t64 >/dev/null 2>&1; then
   fuse2=libfuse2t64
 fi
-PACKAGES=(iproute2 "$fuse2" attr unzip)
+PACKAGES=(iproute2 "$fuse2" attr unzip e2fsprogs xfsprogs)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

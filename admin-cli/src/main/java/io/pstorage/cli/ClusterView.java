@@ -19,7 +19,7 @@ import java.util.concurrent.Future;
 final class ClusterView {
   final ClusterStatusReply s;
   final List<Boolean> mdsUp = new ArrayList<>();
-  int mdsAvail, active, inactive, offline;
+  int mdsAvail, active, inactive, offline, failed;
   long total, free;
 
   private ClusterView(ClusterStatusReply s) {
@@ -43,9 +43,10 @@ final class ClusterView {
       switch (cs.getState()) {
         case ACTIVE -> v.active++;
         case INACTIVE -> v.inactive++;
+        case FAILED -> v.failed++;
         default -> v.offline++;
       }
-      if (cs.getState() != CsState.OFFLINE) {
+      if (cs.getState() != CsState.OFFLINE && cs.getState() != CsState.FAILED) {
         v.total += cs.getCapacity();
         v.free += cs.getFreeBytes();
       }
@@ -54,7 +55,7 @@ final class ClusterView {
   }
 
   boolean healthy() {
-    return mdsAvail == s.getMdsCount() && inactive == 0 && offline == 0;
+    return mdsAvail == s.getMdsCount() && inactive == 0 && offline == 0 && failed == 0;
   }
 
   /** An MDS is "avail" when it answers a local read (the event log) within 3 seconds. */
@@ -71,16 +72,13 @@ final class ClusterView {
     out.printf("Cluster '%s': %s%n", s.getCluster(), healthy() ? "healthy" : "degraded");
     out.printf("Space: allocatable %s of %s, free %s%n", Sizes.human(free), Sizes.human(total), Sizes.human(free));
     out.printf("MDS nodes: %d of %d, leader %s%n", mdsAvail, s.getMdsCount(), s.getLeaderId());
-    out.printf("CS nodes:  %d of %d (%d avail, %d inactive, %d offline)%n", active, s.getCsCount(), active,
-        inactive, offline);
+    out.printf("CS nodes:  %d of %d (%d avail, %d inactive, %d offline%s)%n", active, s.getCsCount(), active,
+        inactive, offline, failed > 0 ? ", " + failed + " disk failed" : "");
     long rd = s.getCsList().stream().mapToLong(CsInfo::getReadBps).sum();
     long wr = s.getCsList().stream().mapToLong(CsInfo::getWriteBps).sum();
     out.printf("IO: read %s/s, write %s/s (chunk servers' disks, replicas included)%n", Sizes.human(rd), Sizes.human(wr));
     out.printf("Files: %d inodes, %d chunks%n", s.getInodes(), s.getChunks());
-    out.printf("Replication: %s%n", s.getReplicationPending() == 0 ? "all chunks at their norm"
-        : s.getReplicationPending() + " chunk(s) to replicate, " + s.getReplicated() + " copied"
-            + (s.getReplicationStuck() > 0 ? ", " + s.getReplicationStuck() + " with nowhere to go" : "")
-        + (s.getRebalanced() > 0 ? "; " + s.getRebalanced() + " moved to even out free space" : ""));
+    out.printf("Replication: %s%n", replicationLine());
     long scrubbing = s.getCsList().stream().filter(c -> c.getScrub().getRunning()).count();
     long badFound = s.getCsList().stream().mapToLong(c -> c.getScrub().getBadFound()).sum();
     out.printf("Scrub: %d of %d CS scrubbing, %d bad replica(s) found%n", scrubbing, s.getCsCount(), badFound);
@@ -103,12 +101,32 @@ final class ClusterView {
           cs.getQueueDepth(), cs.getHost(), "t" + cs.getTier() + (cs.getScrub().getRunning()
               ? ",scrub:" + cs.getScrub().getChunksDone() + "/" + cs.getScrub().getChunksTotal() : ""));
     }
+    for (CsInfo cs : s.getCsList()) {
+      if (!cs.getDiskError().isEmpty()) {
+        out.printf("cs %d disk failed: %s%n", cs.getCsId(), cs.getDiskError());
+      }
+    }
     out.println();
     out.printf("%-12s %-16s %8s %6s %9s %s%n", "CLID", "HOST", "PID", "LEASES", "LAST SEEN", "WHAT");
     for (ClientInfo c : s.getClientsList()) {
       out.printf("%-12s %-16s %8d %6d %8.1fs %s%n", c.getClientId(), c.getHost(), c.getPid(), c.getLeases(),
           c.getLastSeenMsAgo() / 1000.0, c.getWhat());
     }
+  }
+
+  /** Chunks left, copies done, rate (and its bound), bytes left and the time that takes at this rate. */
+  private String replicationLine() {
+    String rebalanced = s.getRebalanced() > 0 ? "; " + s.getRebalanced() + " moved to even out free space" : "";
+    if (s.getReplicationPending() == 0) {
+      return "all chunks at their norm" + rebalanced;
+    }
+    long rate = s.getReplicationBytesPerSecond(), left = s.getReplicationBytesLeft();
+    long limit = s.getReplicationLimitBytesPerSecond();
+    return s.getReplicationPending() + " chunk(s) to replicate, " + s.getReplicated() + " copied, "
+        + Sizes.human(rate) + "/s (limit " + (limit == 0 ? "none" : Sizes.human(limit) + "/s") + ")"
+        + (left > 0 ? ", ~" + Sizes.human(left) + " left" : "")
+        + (left > 0 && rate > 0 ? ", ETA " + Sizes.duration(left / rate) : "")
+        + (s.getReplicationStuck() > 0 ? ", " + s.getReplicationStuck() + " with nowhere to go" : "") + rebalanced;
   }
 
   /** -X: the same facts as JSON, one object, for scripts. */
@@ -120,7 +138,10 @@ final class ClusterView {
         .append(",\"inodes\":").append(s.getInodes()).append(",\"chunks\":").append(s.getChunks())
         .append(",\"writing_clients\":").append(s.getWritingClients())
         .append(",\"replication\":{\"pending\":").append(s.getReplicationPending()).append(",\"copied\":")
-        .append(s.getReplicated()).append(",\"stuck\":").append(s.getReplicationStuck()).append('}').append(",\"mds\":[");
+        .append(s.getReplicated()).append(",\"stuck\":").append(s.getReplicationStuck())
+        .append(",\"bytes_per_second\":").append(s.getReplicationBytesPerSecond()).append(",\"bytes_left\":")
+        .append(s.getReplicationBytesLeft()).append(",\"limit_bytes_per_second\":")
+        .append(s.getReplicationLimitBytesPerSecond()).append('}').append(",\"mds\":[");
     for (int k = 0; k < s.getMdsCount(); k++) {
       MdsInfo i = s.getMds(k);
       b.append(k == 0 ? "" : ",").append("{\"id\":").append(q(i.getId())).append(",\"status\":")
@@ -137,7 +158,8 @@ final class ClusterView {
           .append(",\"qdepth\":").append(cs.getQueueDepth()).append(",\"iowait_pct\":").append(cs.getIowaitPct())
           .append(",\"iolat_us\":").append(cs.getIolatUs()).append(",\"read_bps\":").append(cs.getReadBps())
           .append(",\"write_bps\":").append(cs.getWriteBps()).append(",\"host\":").append(q(cs.getHost()))
-          .append(",\"address\":").append(q(cs.getAddress())).append(",\"tier\":").append(cs.getTier()).append('}');
+          .append(",\"address\":").append(q(cs.getAddress())).append(",\"tier\":").append(cs.getTier())
+          .append(",\"disk_error\":").append(q(cs.getDiskError())).append('}');
     }
     b.append("],\"clients\":[");
     for (int k = 0; k < s.getClientsCount(); k++) {

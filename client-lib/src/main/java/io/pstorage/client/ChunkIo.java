@@ -56,9 +56,12 @@ final class ChunkIo {
    * Writes (or, with truncate, cuts the chunk at offset) and returns once every replica of the
    * chain has it on stable storage. A failing CS is dropped from the chain (the MDS bumps the
    * version on the survivors) and the write is sent again; the caller sees an error only when
-   * fewer than `min` replicas would remain past the MDS's deadline, or for ENOSPC.
+   * fewer than `min` replicas would remain past the MDS's deadline, or for ENOSPC. A full CS is
+   * dropped like a failed one while more than `min` replicas remain (one full disk must not fail
+   * writes the others can take); at `min`, ENOSPC reaches the caller.
    */
-  void write(long ino, long index, long chunkSize, long offset, ByteString data, boolean truncate) throws PcsException {
+  void write(long ino, long index, long chunkSize, int minReplicas, long offset, ByteString data, boolean truncate)
+      throws PcsException {
     ChunkInfo c = chunks.forWrite(ino, index);
     String last = "";
     for (int attempt = 0; attempt < MAX_REPAIRS; attempt++) {
@@ -67,16 +70,28 @@ final class ChunkIo {
         case OK -> {
           return;
         }
-        case NO_SPACE, INVALID_ARGUMENT, UNKNOWN_CLUSTER -> throw new PcsException(r.getStatus(), r.getMessage());
+        case NO_SPACE -> {
+          if (r.getFailedCs() == 0 || c.getReplicasCount() <= minReplicas) {
+            throw new PcsException(r.getStatus(), r.getMessage());
+          }
+          c = repairOrWait(c, chunkSize, r.getFailedCs(), r.getMessage());
+        }
+        case INVALID_ARGUMENT, UNKNOWN_CLUSTER -> throw new PcsException(r.getStatus(), r.getMessage());
         case STALE_VERSION -> {
           ChunkInfo fresh = chunks.refresh(ino, index);
           if (fresh.getVersion() == c.getVersion() && r.getFailedCs() != 0) {
-            c = repair(c, chunkSize, r.getFailedCs(), r.getMessage()); // that replica is behind: drop it
+            c = repairOrWait(c, chunkSize, r.getFailedCs(), r.getMessage()); // that replica is behind: drop it
           } else {
             c = fresh.getChunkId() == 0 ? chunks.forWrite(ino, index) : fresh;
           }
         }
-        default -> c = repair(c, chunkSize, r.getFailedCs() != 0 ? r.getFailedCs() : c.getReplicas(0), r.getMessage());
+        default -> c = repairOrWait(c, chunkSize, r.getFailedCs() != 0 ? r.getFailedCs() : c.getReplicas(0),
+            r.getMessage());
+      }
+      if (c == null) { // below min: waited; the chain as the MDS has it now gets the write again
+        attempt--;
+        c = chunks.refresh(ino, index);
+        c = c.getChunkId() == 0 ? chunks.forWrite(ino, index) : c;
       }
       last = r.getStatus() + ": " + r.getMessage();
     }
@@ -104,6 +119,30 @@ final class ChunkIo {
    * moved to that version before data is sent again (so the dropped replica is recognisably
    * stale). A survivor that cannot be moved is dropped in turn.
    */
+  /**
+   * {@link #repair}, or null after a pause when the MDS refuses to go below the file's min: the
+   * failed CS may be back by then (a restart), or replication restores min and bumps the version.
+   * Such waits do not count as repairs: writes below min wait, they do not fail.
+   */
+  private ChunkInfo repairOrWait(ChunkInfo c, long chunkSize, long failed, String why) throws PcsException {
+    try {
+      return repair(c, chunkSize, failed, why);
+    } catch (PcsException e) {
+      if (e.code() != StatusCode.BELOW_MIN) {
+        throw e;
+      }
+      try {
+        Thread.sleep(BELOW_MIN_PAUSE_MS);
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+        throw new PcsException(StatusCode.UNAVAILABLE, "interrupted while waiting for replication: " + e.detail());
+      }
+      return null;
+    }
+  }
+
+  private static final long BELOW_MIN_PAUSE_MS = 500;
+
   private ChunkInfo repair(ChunkInfo c, long chunkSize, long failed, String why) throws PcsException {
     while (true) {
       LOG.warn("chunk={} version={} dropping cs={} from chain {}: {}", c.getChunkId(), c.getVersion(), failed,

@@ -17,6 +17,8 @@ final class FileState {
 
   final long ino;
   final long chunkSize;
+  /** The file's replicas min when opened: a full CS is dropped from a chain only above it. */
+  final int minReplicas;
   final AtomicLong generation = new AtomicLong();
   int refs; // guarded by PcsClient.open's compute
   private final PcsClient client;
@@ -29,6 +31,7 @@ final class FileState {
     this.client = client;
     this.ino = a.getIno();
     this.chunkSize = a.getPcs().getChunkSize();
+    this.minReplicas = a.getPcs().getReplicasMin();
     this.size = a.getSize();
     this.published = a.getSize();
   }

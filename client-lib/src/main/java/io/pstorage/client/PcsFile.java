@@ -76,7 +76,8 @@ public final class PcsFile implements AutoCloseable {
       // this method returns (and the caller may reuse src) only after every piece has finished.
       ByteString data = UnsafeByteOperations.unsafeWrap(src, off + (int) (p - pos), (int) (end - p));
       parts.add(run(() -> {
-        client.io.write(state.ino, at / state.chunkSize, state.chunkSize, at % state.chunkSize, data, false);
+        client.io.write(state.ino, at / state.chunkSize, state.chunkSize, state.minReplicas, at % state.chunkSize,
+            data, false);
         return null;
       }, parts.isEmpty() && end == pos + len));
       p = end;
@@ -176,7 +177,7 @@ public final class PcsFile implements AutoCloseable {
     // Cut the chunk first: if we crash before the MDS records the size, the old size shows
     // zeros at its end rather than old bytes reappearing after a later extension.
     if (newSize % cs != 0 && client.chunks().forRead(state.ino, newSize / cs).getChunkId() != 0) {
-      client.io.write(state.ino, newSize / cs, cs, newSize % cs, ByteString.EMPTY, true);
+      client.io.write(state.ino, newSize / cs, cs, state.minReplicas, newSize % cs, ByteString.EMPTY, true);
     }
     client.mds().setattr(SetAttrRequest.newBuilder().setIno(state.ino).setSize(newSize));
     client.chunks().dropFrom(state.ino, (newSize + cs - 1) / cs);

@@ -9,7 +9,7 @@ public final class Errno {
   public static final int EPERM = 1, ENOENT = 2, EIO = 5, EAGAIN = 11, EACCES = 13, EBUSY = 16,
       EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, EFBIG = 27, ENOSPC = 28, EMLINK = 31,
       ENAMETOOLONG = 36, ENOTEMPTY = 39, ETIMEDOUT = 110, ECONNREFUSED = 111, ESTALE = 116,
-      EPROTO = 71, EBADMSG = 74, ENOKEY = 126, EKEYREJECTED = 129;
+      EPROTO = 71, EBADMSG = 74, EHOSTDOWN = 112, ENOKEY = 126, EKEYREJECTED = 129;
   /** Used at the FUSE edge only (no status code maps to them). */
   public static final int EBADF = 9, ERANGE = 34, ENODATA = 61, EOPNOTSUPP = 95;
 
@@ -33,6 +33,7 @@ public final class Errno {
     TABLE.put(StatusCode.STALE_HANDLE, ESTALE);
     TABLE.put(StatusCode.TOO_MANY_LINKS, EMLINK);
     TABLE.put(StatusCode.BUSY, EBUSY);
+    TABLE.put(StatusCode.BELOW_MIN, EHOSTDOWN);
     TABLE.put(StatusCode.FILE_TOO_LARGE, EFBIG);
     TABLE.put(StatusCode.IO_ERROR, EIO);
     TABLE.put(StatusCode.CHECKSUM_MISMATCH, EBADMSG);

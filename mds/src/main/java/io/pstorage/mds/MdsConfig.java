@@ -55,6 +55,11 @@ public final class MdsConfig {
   public Duration csOfflineAfter = Duration.ofMinutes(5);
   /** Chunks the leader copies at once when restoring replicas (bounds the load on the CS). */
   public int replicationMaxParallel = 4;
+  /**
+   * Bound on the bytes per second all copies together pull (re-replication and rebalancing), so
+   * client I/O keeps priority; 0 = no bound. Each running copy gets an equal share.
+   */
+  public long replicationBytesPerSecond = 256L << 20;
   /** Write lease time; clients renew at a third of it. A new leader grants none for this long. */
   public Duration leaseTime = Duration.ofSeconds(10);
   /** How long results of client mutations are kept to answer retries (clients give up after 60 s). */
@@ -68,8 +73,13 @@ public final class MdsConfig {
    * replicated operation and costs nothing when idle (measured with deploy/bench-mds.sh).
    */
   public Duration raftAppenderWait = Duration.ZERO;
-  public Duration electionTimeoutMin = Duration.ofMillis(700);
-  public Duration electionTimeoutMax = Duration.ofMillis(1400);
+  /**
+   * A follower that hears nothing from the leader for a random time in [min, max] starts an
+   * election. Most of a failover's client stall is this wait (deploy/bench-failure.sh); the leader
+   * sends heartbeats every min/2, so min must stay well above a JVM pause on a busy host.
+   */
+  public Duration electionTimeoutMin = Duration.ofMillis(600);
+  public Duration electionTimeoutMax = Duration.ofMillis(1200);
   /** Group commit: at most this many operations per Raft entry ... */
   public int maxOpsPerEntry = 512;
   /** ... and at most this many entries in flight before further operations queue up. */
@@ -102,7 +112,7 @@ public final class MdsConfig {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "no MDS peers");
     }
     self();
-    if (maxOpsPerEntry < 1 || maxEntriesInFlight < 1 || replicationMaxParallel < 1) {
+    if (maxOpsPerEntry < 1 || maxEntriesInFlight < 1 || replicationMaxParallel < 1 || replicationBytesPerSecond < 0) {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "group commit limits must be at least 1");
     }
     if (retryKeep.toSeconds() < 1) {
@@ -132,6 +142,8 @@ public final class MdsConfig {
     c.csInactiveAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.inactive.ms", "" + c.csInactiveAfter.toMillis())));
     c.csOfflineAfter = Duration.ofMillis(Long.parseLong(p.getProperty("cs.offline.ms", "" + c.csOfflineAfter.toMillis())));
     c.replicationMaxParallel = Integer.parseInt(p.getProperty("replication.max.parallel", "" + c.replicationMaxParallel));
+    c.replicationBytesPerSecond = Long.parseLong(p.getProperty("replication.bytes.per.second",
+        "" + c.replicationBytesPerSecond));
     c.leaseTime = Duration.ofMillis(Long.parseLong(p.getProperty("lease.ms", "" + c.leaseTime.toMillis())));
     c.snapshotThreshold = Long.parseLong(p.getProperty("snapshot.threshold", "" + c.snapshotThreshold));
     c.retryKeep = Duration.ofSeconds(Long.parseLong(p.getProperty("retry.keep.s", "" + c.retryKeep.toSeconds())));
@@ -157,6 +169,7 @@ public final class MdsConfig {
     p.setProperty("cs.offline.ms", "" + csOfflineAfter.toMillis());
     p.setProperty("lease.ms", "" + leaseTime.toMillis());
     p.setProperty("replication.max.parallel", "" + replicationMaxParallel);
+    p.setProperty("replication.bytes.per.second", "" + replicationBytesPerSecond);
     p.setProperty("snapshot.threshold", "" + snapshotThreshold);
     p.setProperty("retry.keep.s", "" + retryKeep.toSeconds());
     p.setProperty("raft.segment.bytes", "" + raftSegmentBytes);

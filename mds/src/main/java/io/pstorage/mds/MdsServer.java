@@ -13,6 +13,8 @@ import io.pstorage.mds.raft.GroupCommitter;
 import io.pstorage.mds.raft.MdsStateMachine;
 import io.pstorage.mds.raft.RaftNode;
 import io.pstorage.mds.leases.LeaseTable;
+import io.pstorage.mds.namespace.Namespace;
+import io.pstorage.mds.store.Counters;
 import io.pstorage.mds.registry.CsLiveness;
 import io.pstorage.mds.registry.CsRegistry;
 import io.pstorage.mds.service.MdsGrpcService;
@@ -67,7 +69,7 @@ public final class MdsServer implements AutoCloseable {
     this.leases = new LeaseTable(cfg.leaseTime);
     this.membership = new Membership(cfg, raft, tls);
     this.csChannels = new ChunkChannels(tls);
-    this.replicator = new Replicator(cfg.cluster, cfg.replicationMaxParallel, sm, committer, liveness, leases, csChannels);
+    this.replicator = new Replicator(cfg.cluster, cfg.replicationMaxParallel, cfg.replicationBytesPerSecond, sm, committer, liveness, leases, csChannels);
     this.service = new MetadataService(cfg, raft, sm, committer, liveness, leases, membership, replicator);
   }
 
@@ -117,6 +119,10 @@ public final class MdsServer implements AutoCloseable {
           announcedTerm = term;
         }
       }
+      if (!leases.knowsNewInodes() && sm.getLastAppliedTermIndex().getTerm() == term) {
+        // an entry of this term is applied, so is every entry of earlier terms: their inodes are all counted
+        leases.newInodesFrom(sm.readLocal(r -> Counters.get(r, Counters.NEXT_INO, Namespace.ROOT + 1)));
+      }
       try {
         replicator.tick();
       } catch (Exception e) {
@@ -125,11 +131,12 @@ public final class MdsServer implements AutoCloseable {
       long now = System.nanoTime();
       for (CsLiveness.Transition t : liveness.sweep(sm.readLocal(CsRegistry::all), now)) {
         Severity sev = t.to() == CsState.ACTIVE ? Severity.INFO
-            : t.to() == CsState.OFFLINE ? Severity.ERROR : Severity.WARNING;
+            : t.to() == CsState.OFFLINE || t.to() == CsState.FAILED ? Severity.ERROR : Severity.WARNING;
         LOG.warn("cs state change cs={} from={} to={} silent_ms={}", t.csId(), t.from(), t.to(), t.silentMillis());
         replicator.wake();
         appendEvent(sev, "cs." + t.csId(), "cs=" + t.csId() + " is now " + t.to().name().toLowerCase()
-            + " (was " + t.from().name().toLowerCase() + ", last heartbeat " + t.silentMillis() + " ms ago)");
+            + " (was " + t.from().name().toLowerCase() + ", last heartbeat " + t.silentMillis() + " ms ago)"
+            + (t.to() == CsState.FAILED ? ": " + liveness.diskError(t.csId()) : ""));
       }
     } catch (Exception e) {
       LOG.warn("leader duties failed: {}", e.toString());

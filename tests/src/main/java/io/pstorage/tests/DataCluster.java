@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
 
 /**
  * A whole cluster on loopback: an MDS group (member i on 127.0.0.i) and chunk servers on
@@ -31,23 +32,38 @@ public final class DataCluster implements AutoCloseable {
   private final CsServer[] servers;
   private final Process[] procs;
   private final List<PcsClient> clients = new ArrayList<>();
+  private final Hosts hosts;
+
+  /**
+   * Where the members run: MDS i (1..n) and CS i (0..) listen on these hosts, and a CS process
+   * starts under its wrapper command (e.g. `ip netns exec NS`: a host that can be cut off).
+   */
+  public record Hosts(IntFunction<String> mds, IntFunction<String> cs, IntFunction<List<String>> csWrapper) {
+    public static final Hosts LOOPBACK = new Hosts(i -> "127.0.0." + i, i -> "127.0.0." + (10 + i), i -> List.of());
+  }
 
   public DataCluster(Path base, String cluster, int mdsCount, int csCount, boolean csProcesses,
       Consumer<MdsConfig> mdsTweak, Consumer<CsConfig> csTweak) throws IOException {
-    this(base, cluster, mdsCount, false, csCount, csProcesses, mdsTweak, csTweak);
+    this(base, cluster, mdsCount, false, csCount, csProcesses, Hosts.LOOPBACK, mdsTweak, csTweak);
   }
 
   /** A cluster whose MDS members are real pstorage-mdsd processes (for kill -9 of the leader). */
   public static DataCluster withMdsProcesses(Path base, String cluster, int mdsCount, int csCount,
       Consumer<MdsConfig> mdsTweak, Consumer<CsConfig> csTweak) throws IOException {
-    return new DataCluster(base, cluster, mdsCount, true, csCount, true, mdsTweak, csTweak);
+    return withMdsProcesses(base, cluster, mdsCount, csCount, Hosts.LOOPBACK, mdsTweak, csTweak);
+  }
+
+  public static DataCluster withMdsProcesses(Path base, String cluster, int mdsCount, int csCount, Hosts hosts,
+      Consumer<MdsConfig> mdsTweak, Consumer<CsConfig> csTweak) throws IOException {
+    return new DataCluster(base, cluster, mdsCount, true, csCount, true, hosts, mdsTweak, csTweak);
   }
 
   private DataCluster(Path base, String cluster, int mdsCount, boolean mdsProcesses, int csCount,
-      boolean csProcesses, Consumer<MdsConfig> mdsTweak, Consumer<CsConfig> csTweak) throws IOException {
+      boolean csProcesses, Hosts hosts, Consumer<MdsConfig> mdsTweak, Consumer<CsConfig> csTweak) throws IOException {
     this.cluster = cluster;
+    this.hosts = hosts;
     if (mdsProcesses) {
-      this.mdsProcs = new MdsProcessCluster(base, cluster, mdsCount, mdsTweak);
+      this.mdsProcs = new MdsProcessCluster(base, cluster, mdsCount, hosts.mds(), mdsTweak);
     } else {
       this.mds = new MiniMdsCluster(base, cluster, mdsCount, mdsTweak);
     }
@@ -58,8 +74,9 @@ public final class DataCluster implements AutoCloseable {
       CsConfig c = new CsConfig();
       c.cluster = cluster;
       c.dataDir = base.resolve("cs-" + i);
-      String host = "127.0.0." + (10 + i);
-      c.address = new HostPort(host, Ports.free(host));
+      String host = hosts.cs().apply(i);
+      // a host behind a wrapper (its own network namespace) cannot be probed from here, nor needs it
+      c.address = new HostPort(host, hosts.csWrapper().apply(i).isEmpty() ? Ports.free(host) : Ports.next());
       c.mds = mdsAddresses();
       c.reserveBytes = 0;
       c.heartbeatInterval = Duration.ofMillis(300);
@@ -90,7 +107,7 @@ public final class DataCluster implements AutoCloseable {
     if (processes) {
       Path dir = cs.get(i).dataDir;
       // pstorage.cs.jvmOpts: extra options for chunk server processes (a benchmark's profiler)
-      procs[i] = JavaProcess.start(CsMain.class, "-Xmx256m -XX:+UseSerialGC " + System.getProperty("pstorage.cs.jvmOpts", ""),
+      procs[i] = JavaProcess.start(hosts.csWrapper().apply(i), CsMain.class, "-Xmx256m -XX:+UseSerialGC " + System.getProperty("pstorage.cs.jvmOpts", ""),
           dir.resolve("cs.log"), dir.toString());
     } else {
       servers[i] = new CsServer(CsConfig.load(cs.get(i).dataDir)).start();

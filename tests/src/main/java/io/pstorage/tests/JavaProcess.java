@@ -11,7 +11,13 @@ final class JavaProcess {
   private JavaProcess() {}
 
   static Process start(Class<?> main, String jvmOpts, Path log, String... args) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+    return start(List.of(), main, jvmOpts, log, args);
+  }
+
+  /** wrapper: a command prefix, e.g. `ip netns exec NS` to run the JVM on another network. */
+  static Process start(List<String> wrapper, Class<?> main, String jvmOpts, Path log, String... args) throws IOException {
+    List<String> cmd = new ArrayList<>(wrapper);
+    cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
     cmd.addAll(List.of(jvmOpts.trim().split("\\s+")));
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName()));

@@ -23,9 +23,15 @@ public final class MdsProcessCluster implements AutoCloseable {
 
   public MdsProcessCluster(Path base, String cluster, int n, java.util.function.Consumer<MdsConfig> tweak)
       throws IOException {
+    this(base, cluster, n, i -> "127.0.0." + i, tweak);
+  }
+
+  /** hostOf: the address member i (1..n) listens on. */
+  public MdsProcessCluster(Path base, String cluster, int n, java.util.function.IntFunction<String> hostOf,
+      java.util.function.Consumer<MdsConfig> tweak) throws IOException {
     this.cluster = cluster;
     this.procs = new Process[n];
-    configs.addAll(MdsGroupLayout.configs(base, cluster, n, tweak));
+    configs.addAll(MdsGroupLayout.configs(base, cluster, n, hostOf, tweak));
     for (MdsConfig c : configs) {
       c.save();
     }

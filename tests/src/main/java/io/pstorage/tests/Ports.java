@@ -28,4 +28,9 @@ public final class Ports {
     }
     throw new UncheckedIOException(new IOException("no free port in " + FIRST + "-" + LAST + " on " + host));
   }
+
+  /** A port for a host in a network namespace of its own: nothing else listens there. */
+  public static int next() {
+    return FIRST + Math.floorMod(NEXT.getAndIncrement() - FIRST, LAST - FIRST);
+  }
 }

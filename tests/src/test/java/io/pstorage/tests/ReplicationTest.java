@@ -40,6 +40,14 @@ class ReplicationTest {
     fail("chunks not restored to " + replicas + " replicas without cs " + without + " in " + timeout + ": " + chunks);
   }
 
+  /** An admin host of the cluster: its credentials and bs.list, for the real `pstorage` command. */
+  private Cli admin(DataCluster c, String cluster) throws Exception {
+    Cli admin = new Cli(dir.resolve("admin/etc"), dir.resolve("out"));
+    TestCredentials.copyTo(cluster, admin.root());
+    Files.write(admin.root().resolve("clusters/" + cluster + "/bs.list"), c.mdsAddresses(), StandardCharsets.UTF_8);
+    return admin;
+  }
+
   @Test
   void drainedAndDeadChunkServersAreReplacedFromSurvivingReplicas() throws Exception {
     try (DataCluster c = new DataCluster(dir, "repl", 1, 5, true, m -> {
@@ -60,9 +68,7 @@ class ReplicationTest {
         long drained = m.chunks(ino, 0, 1).get(0).getReplicas(0);
 
         // rm-cs, as an admin runs it
-        Cli admin = new Cli(dir.resolve("admin/etc"), dir.resolve("out"));
-        TestCredentials.copyTo("repl", admin.root());
-        Files.write(admin.root().resolve("clusters/repl/bs.list"), c.mds().addresses(), StandardCharsets.UTF_8);
+        Cli admin = admin(c, "repl");
         Cli.Result r = admin.run("pstorage", "-c", "repl", "rm-cs", Long.toString(drained), "--timeout-min", "2");
         assertEquals(0, r.code(), r.all());
         assertTrue(r.out().contains("cs " + drained + " is releasing"), r.all());
@@ -118,9 +124,7 @@ class ReplicationTest {
         raf.write(b ^ 0x40);
       }
 
-      Cli admin = new Cli(dir.resolve("admin/etc"), dir.resolve("out"));
-      TestCredentials.copyTo("scrub", admin.root());
-      Files.write(admin.root().resolve("clusters/scrub/bs.list"), c.mds().addresses(), StandardCharsets.UTF_8);
+      Cli admin = admin(c, "scrub");
       Cli.Result r = admin.run("pstorage", "-c", "scrub", "scrub", "--wait");
       assertEquals(0, r.code(), r.all());
       assertTrue(r.out().contains("asked 4 chunk server(s) to scrub now"), r.all());
@@ -229,6 +233,60 @@ class ReplicationTest {
       try (PcsClient client = c.client(); PcsFile f = client.open("/fill")) {
         assertArrayEquals(data, f.read(0, data.length));
       }
+    }
+  }
+
+  @Test
+  void replicationKeepsToItsRateLimitAndStatShowsProgress() throws Exception {
+    long limit = 512 << 10;
+    try (DataCluster c = new DataCluster(dir, "rate", 1, 4, false, m -> {
+      m.csInactiveAfter = Duration.ofSeconds(1);
+      m.csOfflineAfter = Duration.ofSeconds(2);
+      m.replicationBytesPerSecond = limit;
+    }, cs -> {}).start(); MdsClient m = c.mds().client()) {
+      m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(CHUNK).setReplicasNorm(3)
+          .setReplicasMin(2).build(), false);
+      byte[] data = new byte[12 * CHUNK];
+      new Random(31).nextBytes(data);
+      long ino;
+      try (PcsClient client = c.client(); PcsFile f = client.create("/paced", 0644, true)) {
+        f.write(0, data);
+        f.fsync();
+        ino = f.ino();
+      }
+      ChunkInfo first = m.chunks(ino, 0, 1).get(0);
+      long victim = first.getReplicas(0);
+      long held = m.chunks(ino, 0, 100).stream().filter(x -> x.getReplicasList().contains(victim)).count();
+      c.killCs(c.csIndex(first.getReplicaAddresses(0)));
+
+      Cli admin = admin(c, "rate");
+      long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      long started = 0, maxRate = 0;
+      String progress = null;
+      while (!m.chunks(ino, 0, 100).stream().noneMatch(x -> x.getReplicasList().contains(victim)
+          || x.getReplicasCount() < 3)) {
+        assertTrue(System.nanoTime() < end, "not restored in 60 s: " + m.clusterStatus().getReplicationPending());
+        var st = m.clusterStatus();
+        if (st.getReplicationPending() > 0) {
+          started = started == 0 ? System.nanoTime() : started;
+          maxRate = Math.max(maxRate, st.getReplicationBytesPerSecond());
+          if (progress == null && st.getReplicated() > 0) {
+            Cli.Result r = admin.run("pstorage", "-c", "rate", "stat");
+            progress = r.out().lines().filter(l -> l.startsWith("Replication:")).findFirst().orElse(r.all());
+          }
+        }
+        Thread.sleep(100);
+      }
+      double seconds = (System.nanoTime() - started) / 1e9;
+      double floor = held * CHUNK / (double) limit;
+      // the copies share the bound: restoring `held` chunks cannot take less than held x size / limit
+      assertTrue(seconds >= 0.8 * floor, "restored " + held + " chunks in " + seconds + " s, faster than the "
+          + limit + " B/s bound allows (" + floor + " s)");
+      assertTrue(maxRate > 0 && maxRate <= 1.5 * limit, "reported rate " + maxRate + " with a bound of " + limit);
+      assertNotNull(progress, "stat was never run while copies were under way");
+      assertTrue(progress.matches("Replication: \\d+ chunk\\(s\\) to replicate, \\d+ copied, \\S+/s \\(limit 512K/s\\)"
+          + ", ~\\S+ left, ETA \\d+(m\\d\\ds|s).*"), progress);
+      DataPathTest.assertReplicasAgree(m, ino, 3, "rate");
     }
   }
 }

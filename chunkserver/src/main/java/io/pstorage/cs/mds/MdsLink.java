@@ -103,13 +103,47 @@ public final class MdsLink implements AutoCloseable {
     }
   }
 
+  /** How often a healthy disk is probed; an I/O error triggers a probe at the next heartbeat. */
+  private static final long PROBE_EVERY_NANOS = 10_000_000_000L;
+  private long lastProbe = System.nanoTime() - PROBE_EVERY_NANOS;
+  private long errorsAtProbe;
+  private String diskError;
+
+  private void probeDisk() {
+    long errors = data.diskErrors();
+    long now = System.nanoTime();
+    if (errors == errorsAtProbe && now - lastProbe < PROBE_EVERY_NANOS && diskError == null) {
+      return;
+    }
+    errorsAtProbe = errors;
+    lastProbe = now;
+    String e = store.probe();
+    if (e != null && diskError == null) {
+      LOG.error("cs={} disk failed: {}; the MDS stops placing chunks here and replaces its replicas", csId, e);
+    } else if (e == null && diskError != null) {
+      LOG.info("cs={} disk works again", csId);
+    }
+    diskError = e;
+  }
+
   private void beat() throws IOException {
+    probeDisk();
     bad.addAll(data.drainBad());
     boolean full = fullReport;
-    CsHeartbeat.Builder hb = CsHeartbeat.newBuilder().setCsId(csId).setCapacity(store.capacity())
-        .setFreeBytes(store.free()).setQueueDepth(data.queueDepth()).setFullReport(full)
+    long capacity = 0, free = 0;
+    try {
+      capacity = store.capacity();
+      free = store.free();
+    } catch (IOException e) {
+      diskError = diskError != null ? diskError : "cannot read the file system's space: " + e;
+    }
+    CsHeartbeat.Builder hb = CsHeartbeat.newBuilder().setCsId(csId).setCapacity(capacity)
+        .setFreeBytes(free).setQueueDepth(data.queueDepth()).setFullReport(full)
         .addAllDeleted(deleted).addAllBad(bad).setScrub(scrubber.status())
         .setIo(data.ioCounters());
+    if (diskError != null) {
+      hb.setDiskError(diskError);
+    }
     if (full) {
       hb.addAllChunks(store.report());
     }

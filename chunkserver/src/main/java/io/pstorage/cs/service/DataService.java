@@ -54,6 +54,8 @@ public final class DataService {
   private final AtomicLong selfId = new AtomicLong();
   private final AtomicInteger inFlight = new AtomicInteger();
   private final Queue<ChunkReplica> bad = new ConcurrentLinkedQueue<>();
+  /** Disk I/O errors seen (the heartbeat probes the disk at once when this moves). */
+  private final AtomicLong diskErrors = new AtomicLong();
 
   public DataService(String cluster, ChunkStore store, ChunkChannels peers, Executor io) {
     this.cluster = cluster;
@@ -78,7 +80,11 @@ public final class DataService {
     return inFlight.get();
   }
 
-  /** Replicas that failed a checksum since the last call, for the next heartbeat. */
+  public long diskErrors() {
+    return diskErrors.get();
+  }
+
+  /** Replicas that failed a checksum or a read since the last call, for the next heartbeat. */
   public List<ChunkReplica> drainBad() {
     List<ChunkReplica> out = new ArrayList<>();
     for (ChunkReplica r; (r = bad.poll()) != null; ) {
@@ -197,6 +203,7 @@ public final class DataService {
       return writeError(e.code(), e.detail(), selfId.get());
     } catch (IOException e) {
       LOG.error("chunk={} version={} write failed on disk", q.getChunkId(), q.getVersion(), e);
+      diskErrors.incrementAndGet();
       boolean full = String.valueOf(e.getMessage()).contains("No space left");
       return writeError(full ? StatusCode.NO_SPACE : StatusCode.IO_ERROR,
           "cs=" + selfId.get() + " disk error: " + e.getMessage(), selfId.get());
@@ -248,6 +255,9 @@ public final class DataService {
       return r.setStatus(e.code()).setMessage(e.detail()).build();
     } catch (IOException e) {
       LOG.error("chunk={} version={} read failed on disk", q.getChunkId(), q.getVersion(), e);
+      // An unreadable replica is as bad as a damaged one: the MDS replaces it from a good copy.
+      noteBad(q.getChunkId(), q.getVersion(), new PcsException(StatusCode.IO_ERROR, "read: " + e.getMessage()));
+      diskErrors.incrementAndGet();
       return r.setStatus(StatusCode.IO_ERROR).setMessage("disk error: " + e.getMessage()).build();
     }
   }
@@ -301,7 +311,7 @@ public final class DataService {
             .setMessage("chunk=" + q.getChunkId() + " is already at newer version " + have.version()).build();
       }
       Path tmp = store.copyPath(q.getChunkId());
-      long copied = 0;
+      long copied = 0, started = System.nanoTime();
       try (ChunkFile dst = store.createDetached(tmp, q.getChunkId(), q.getVersion(), q.getChunkSize())) {
         long off = 0, length = Long.MAX_VALUE;
         while (off < length) {
@@ -325,6 +335,7 @@ public final class DataService {
           }
           copied += n;
           off += MAX_IO;
+          pace(copied, started, q.getMaxBytesPerSecond());
         }
       }
       store.install(q.getChunkId());
@@ -338,6 +349,22 @@ public final class DataService {
           .setMessage("source cs=" + q.getSource().getCsId() + " unreachable: " + e.getStatus()).build();
     } catch (IOException e) {
       return ChunkReply.newBuilder().setStatus(StatusCode.IO_ERROR).setMessage("disk error: " + e.getMessage()).build();
+    }
+  }
+
+  /** Sleeps while the copy is ahead of its rate (0: no bound). */
+  private static void pace(long bytes, long startNanos, long bytesPerSecond) throws PcsException {
+    if (bytesPerSecond <= 0) {
+      return;
+    }
+    long aheadNanos = bytes * 1_000_000_000L / bytesPerSecond - (System.nanoTime() - startNanos);
+    if (aheadNanos > 0) {
+      try {
+        TimeUnit.NANOSECONDS.sleep(aheadNanos);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new PcsException(StatusCode.UNAVAILABLE, "copy interrupted: chunk server stopping");
+      }
     }
   }
 

@@ -222,6 +222,28 @@ public final class ChunkStore implements AutoCloseable {
     return root.resolve(String.format("%02x/%x%s", chunkId & 0xff, chunkId, SUFFIX));
   }
 
+  /**
+   * Whether the disk still takes a durable write: writes, fdatasyncs and deletes a probe file in
+   * the chunk directory. Returns null when it works, else what failed (a file system remounted
+   * read-only after errors, a vanished mount, EIO).
+   */
+  public String probe() {
+    Path p = root.resolve(".probe");
+    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.TRUNCATE_EXISTING)) {
+      ch.write(ByteBuffer.wrap(new byte[512]));
+      ch.force(false);
+    } catch (IOException e) {
+      return "cannot write " + p + ": " + e;
+    }
+    try {
+      Files.delete(p);
+    } catch (IOException e) {
+      return "cannot delete " + p + ": " + e;
+    }
+    return null;
+  }
+
   private static void syncDir(Path dir) throws IOException {
     try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
       d.force(true);

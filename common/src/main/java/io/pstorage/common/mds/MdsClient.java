@@ -150,7 +150,8 @@ public final class MdsClient implements AutoCloseable {
       }
       LOG.debug("mds retry target={} after={}", target, lastError);
       sleep(backoffMs);
-      backoffMs = Math.min(backoffMs * 2, 500);
+      // capped low: after a failover the new leader is found within this much of its election
+      backoffMs = Math.min(backoffMs * 2, 200);
     }
   }
 

@@ -11,14 +11,23 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Per-file write leases: leader soft state, never logged. A new leader does not know what the old
  * one granted, so for one lease period after taking over it only renews (a holder renews well
- * within the period) and grants no lease on a file it has not heard of.
+ * within the period) and grants no lease on a file it has not heard of, except on files created in
+ * its own term (inode numbers from {@link #newInodesFrom}): no earlier leader can have granted
+ * a lease on a file it never saw created, so creating a file and writing it is not held up.
  */
 public final class LeaseTable {
-  private record Lease(ByteString holder, long expiresNanos) {}
+  /** holds: copies of the file's chunks under way (the replicator's hold only). */
+  private record Lease(ByteString holder, long expiresNanos, int holds) {
+    Lease(ByteString holder, long expiresNanos) {
+      this(holder, expiresNanos, 0);
+    }
+  }
 
   private final Duration period;
   private final Map<Long, Lease> leases = new ConcurrentHashMap<>();
   private volatile long leaderSince = System.nanoTime();
+  /** Inodes numbered from here on were created in this leader's term (MAX: not known yet). */
+  private volatile long firstNewIno = Long.MAX_VALUE;
 
   public LeaseTable(Duration period) {
     this.period = period;
@@ -27,27 +36,52 @@ public final class LeaseTable {
   public void becameLeader() {
     leases.clear();
     leaderSince = System.nanoTime();
+    firstNewIno = Long.MAX_VALUE;
+  }
+
+  /**
+   * The next inode number once every entry of earlier terms is applied (the caller checks): from
+   * it on, files are this term's own.
+   */
+  public void newInodesFrom(long ino) {
+    firstNewIno = ino;
+  }
+
+  public boolean knowsNewInodes() {
+    return firstNewIno != Long.MAX_VALUE;
   }
 
   /** The holder the leader uses while it copies a file's chunk: clients wait, they are not refused. */
   public static final ByteString REPLICATOR = ByteString.copyFromUtf8("mds-replicator");
 
-  /** Leader: holds the file against writers while a chunk of it is copied; false when a client writes it. */
+  /**
+   * Leader: holds the file against writers while a chunk of it is copied; false when a client
+   * writes it. Counted: the file stays held until the last of its chunks' copies is released.
+   */
   public boolean holdForReplication(long ino, long now) {
     boolean[] got = {false};
     leases.compute(ino, (k, l) -> {
-      if (l == null || l.expiresNanos() < now || l.holder().equals(REPLICATOR)) {
+      boolean ours = l != null && l.holder().equals(REPLICATOR);
+      if (l == null || l.expiresNanos() < now || ours) {
         got[0] = true;
-        // long enough for one copy; renewed by each further hold, dropped by releaseReplication
-        return new Lease(REPLICATOR, now + 4 * period.toNanos());
+        // long enough for one copy; renewed by each further hold
+        return new Lease(REPLICATOR, now + 4 * period.toNanos(), ours && l.expiresNanos() >= now ? l.holds() + 1 : 1);
       }
       return l;
     });
     return got[0];
   }
 
+  /** Extends the replicator's hold on the file (no-op when it holds none). */
+  public void renewReplication(long ino, long now) {
+    leases.computeIfPresent(ino, (k, l) -> l.holder().equals(REPLICATOR)
+        ? new Lease(REPLICATOR, Math.max(l.expiresNanos(), now + 4 * period.toNanos()), l.holds()) : l);
+  }
+
+  /** One copy of the file's chunks is done; the hold ends with the last one. */
   public void releaseReplication(long ino) {
-    leases.computeIfPresent(ino, (k, l) -> l.holder().equals(REPLICATOR) ? null : l);
+    leases.computeIfPresent(ino, (k, l) -> !l.holder().equals(REPLICATOR) ? l
+        : l.holds() > 1 ? new Lease(REPLICATOR, l.expiresNanos(), l.holds() - 1) : null);
   }
 
   /** Unexpired leases this client holds. */
@@ -72,7 +106,7 @@ public final class LeaseTable {
       return 0;
     }
     boolean[] granted = {false};
-    boolean inGrace = now - leaderSince < period.toNanos();
+    boolean inGrace = now - leaderSince < period.toNanos() && ino < firstNewIno;
     leases.compute(ino, (k, l) -> {
       boolean free = l == null || l.expiresNanos() < now;
       boolean mine = l != null && l.holder().equals(q.getClientId());

@@ -19,7 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class CsLiveness {
   /** What the last heartbeat said. */
   public record Soft(long lastNanos, long capacity, long free, int queueDepth, long chunks, boolean fullReportSeen,
-      ScrubStatus scrub, IoCounters io, IoRates rates) {}
+      ScrubStatus scrub, IoCounters io, IoRates rates, String diskError) {}
 
   /** Disk work between the last two heartbeats. */
   public record IoRates(long readBps, long writeBps, int iowaitPct, int iolatUs) {
@@ -66,7 +66,7 @@ public final class CsLiveness {
     long now = System.nanoTime();
     IoRates rates = prev == null ? IoRates.NONE : IoRates.between(prev.io, hb.getIo(), now - prev.lastNanos);
     soft.put(hb.getCsId(), new Soft(now, hb.getCapacity(), hb.getFreeBytes(),
-        hb.getQueueDepth(), chunks, full, hb.getScrub(), hb.getIo(), rates));
+        hb.getQueueDepth(), chunks, full, hb.getScrub(), hb.getIo(), rates, hb.getDiskError()));
     reserved.remove(hb.getCsId()); // the CS's own free-space figure now includes what we placed
   }
 
@@ -102,7 +102,17 @@ public final class CsLiveness {
     if (silent > offlineAfter.toNanos()) {
       return CsState.OFFLINE;
     }
+    Soft s = soft.get(csId);
+    if (s != null && !s.diskError.isEmpty()) {
+      return CsState.FAILED;
+    }
     return silent > inactiveAfter.toNanos() ? CsState.INACTIVE : CsState.ACTIVE;
+  }
+
+  /** What the CS said about its failed disk ("" when it works or nothing was heard). */
+  public String diskError(long csId) {
+    Soft s = soft.get(csId);
+    return s == null ? "" : s.diskError;
   }
 
   /** Free bytes as last reported, minus what was placed since. Unknown CS: 0. */
@@ -128,7 +138,7 @@ public final class CsLiveness {
     if (s != null) {
       b.setCapacity(s.capacity).setFreeBytes(s.free).setQueueDepth(s.queueDepth).setChunkCount(s.chunks)
           .setScrub(s.scrub).setReadBps(s.rates.readBps()).setWriteBps(s.rates.writeBps())
-          .setIowaitPct(s.rates.iowaitPct()).setIolatUs(s.rates.iolatUs());
+          .setIowaitPct(s.rates.iowaitPct()).setIolatUs(s.rates.iolatUs()).setDiskError(s.diskError);
     }
     return b.build();
   }

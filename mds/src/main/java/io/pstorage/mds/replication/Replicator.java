@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Leader duty: restores every chunk to its norm. A replica counts as good when its CS is not
- * offline and not releasing (rm-cs); chunks with the fewest good replicas go first. A healthy CS
+ * offline, its disk has not failed, and it is not releasing (rm-cs); chunks with the fewest good replicas go first. A healthy CS
  * of a failure domain the chunk does not use yet pulls a copy from a good replica (checksums
  * checked on both ends), then the chunk's replica list and version change in one log entry:
  * dropped replicas become orphans that their CS delete, and a CS returning with an old replica
@@ -48,6 +48,9 @@ import org.slf4j.LoggerFactory;
  * <p>Why copying is safe: the file is held against writers (a lease the leader takes) from before
  * the copy until the new list is committed, so the copy cannot miss a write; the version bump then
  * turns every cached chain of the chunk stale.
+ *
+ * <p>Rate: the copies share {@code replication.bytes.per.second} (each target CS paces its pull
+ * to its share), and {@code pstorage stat} shows the rate of the last 30 s and what is left.
  */
 public final class Replicator {
   private static final Logger LOG = LoggerFactory.getLogger(Replicator.class);
@@ -55,12 +58,20 @@ public final class Replicator {
 
   private final String cluster;
   private final int maxParallel;
+  private final long bytesPerSecond;
+  /** Finished copies of the last RATE_WINDOW: {nanos, bytes}. */
+  private final java.util.ArrayDeque<long[]> recent = new java.util.ArrayDeque<>();
+  private static final long RATE_WINDOW_NANOS = 30_000_000_000L;
+  private final AtomicLong copiedBytes = new AtomicLong();
+  /** When the current stretch of replication work began (0: idle). */
+  private volatile long busySince;
   private final MdsStateMachine sm;
   private final GroupCommitter committer;
   private final CsLiveness liveness;
   private final LeaseTable leases;
   private final ChunkChannels channels;
-  private final Set<Long> inFlight = ConcurrentHashMap.newKeySet();
+  /** Copies under way: chunk id → inode (whose hold against writers they keep renewed). */
+  private final Map<Long, Long> inFlight = new ConcurrentHashMap<>();
   /** Replicas that failed a checksum (scrub or read), by chunk: CS id → version found bad. */
   private final Map<Long, Map<Long, Long>> bad = new ConcurrentHashMap<>();
   private final AtomicLong replicated = new AtomicLong();
@@ -74,10 +85,11 @@ public final class Replicator {
   private volatile boolean dirty;
   private volatile int stuck;
 
-  public Replicator(String cluster, int maxParallel, MdsStateMachine sm, GroupCommitter committer,
+  public Replicator(String cluster, int maxParallel, long bytesPerSecond, MdsStateMachine sm, GroupCommitter committer,
       CsLiveness liveness, LeaseTable leases, ChunkChannels channels) {
     this.cluster = cluster;
     this.maxParallel = maxParallel;
+    this.bytesPerSecond = bytesPerSecond;
     this.sm = sm;
     this.committer = committer;
     this.liveness = liveness;
@@ -97,7 +109,29 @@ public final class Replicator {
     return stuck;
   }
 
+  /** Bytes per second copied over the last 30 s (or since the work began, if later). */
+  public long bytesPerSecond(long now) {
+    synchronized (recent) {
+      while (!recent.isEmpty() && now - recent.peekFirst()[0] > RATE_WINDOW_NANOS) {
+        recent.pollFirst();
+      }
+      long sum = recent.stream().mapToLong(e -> e[1]).sum();
+      long since = busySince == 0 ? RATE_WINDOW_NANOS : Math.min(RATE_WINDOW_NANOS, now - busySince);
+      return since <= 0 ? 0 : (long) (sum * 1e9 / Math.max(since, 1_000_000_000L));
+    }
+  }
+
+  /** Estimate of the bytes still to copy: pending chunks times the mean copy so far (0: unknown yet). */
+  public long bytesLeft() {
+    long n = replicated.get();
+    return n == 0 ? 0 : pending * (copiedBytes.get() / n);
+  }
+
   public void becameLeader() {
+    copiedBytes.set(0);
+    synchronized (recent) {
+      recent.clear();
+    }
     replicated.set(0);
     rebalanced.set(0);
     bad.clear(); // soft state: a bad replica is found again by the next read or scrub
@@ -119,7 +153,15 @@ public final class Replicator {
     return b != null && b.getOrDefault(csId, -1L) == c.getVersion();
   }
 
-  private record Work(ChunkInfo chunk, PcsAttrs attrs, List<Long> good) {}
+  /**
+   * good: replicas that count; readable: also those on a CS whose disk failed (not counted, but a
+   * source of last resort: a disk that went read-only still serves reads).
+   */
+  private record Work(ChunkInfo chunk, PcsAttrs attrs, List<Long> good, List<Long> readable) {
+    Work(ChunkInfo chunk, PcsAttrs attrs, List<Long> good) {
+      this(chunk, attrs, good, good);
+    }
+  }
 
   /** One round: find what needs copies, start as many as the parallelism allows. */
   public void tick() throws Exception {
@@ -130,6 +172,7 @@ public final class Replicator {
     }
     dirty = false;
     lastIdleScan = now;
+    inFlight.values().forEach(ino -> leases.renewReplication(ino, now)); // a paced copy may outlast one hold
     Map<Long, CsInfo> cs = new HashMap<>();
     for (CsInfo c : sm.readLocal(CsRegistry::all)) {
       cs.put(c.getCsId(), c);
@@ -143,14 +186,19 @@ public final class Replicator {
       List<ChunkInfo> batch = sm.readLocal(r -> ChunkMap.scan(r, fIno, fIndex, SCAN_BATCH));
       for (ChunkInfo c : batch) {
         all.add(c);
-        List<Long> good = new ArrayList<>();
+        List<Long> good = new ArrayList<>(), readable = new ArrayList<>();
         boolean unwanted = false;
         for (long id : c.getReplicasList()) {
           CsInfo info = cs.get(id);
-          if (info != null && !info.getReleasing() && liveness.state(id, now) != CsState.OFFLINE && !isBad(c, id)) {
+          CsState st = liveness.state(id, now);
+          boolean ok = info != null && st != CsState.OFFLINE && !isBad(c, id);
+          if (ok && !info.getReleasing() && st != CsState.FAILED) {
             good.add(id);
           } else {
             unwanted = true;
+          }
+          if (ok) {
+            readable.add(id);
           }
         }
         PcsAttrs attrs = attrsOf.get(c.getIno());
@@ -159,7 +207,7 @@ public final class Replicator {
           attrsOf.put(c.getIno(), attrs);
         }
         if (good.size() < attrs.getReplicasNorm() || unwanted) {
-          work.add(new Work(c, attrs, good));
+          work.add(new Work(c, attrs, good, readable));
         }
       }
       if (batch.size() < SCAN_BATCH) {
@@ -172,8 +220,8 @@ public final class Replicator {
     work.sort(Comparator.comparingInt((Work w) -> w.good().size()).thenComparingLong(w -> w.chunk().getChunkId()));
     int noTarget = 0;
     for (Work w : work) {
-      if (w.good().isEmpty() || inFlight.contains(w.chunk().getChunkId())) {
-        noTarget += w.good().isEmpty() ? 1 : 0; // nothing to copy from: waits for a replica to return
+      if (w.readable().isEmpty() || inFlight.containsKey(w.chunk().getChunkId())) {
+        noTarget += w.readable().isEmpty() ? 1 : 0; // nothing to copy from: waits for a replica to return
         continue;
       }
       if (w.good().size() >= w.attrs().getReplicasNorm()) {
@@ -192,6 +240,7 @@ public final class Replicator {
     }
     pending = work.size();
     stuck = noTarget;
+    busySince = work.isEmpty() ? 0 : busySince == 0 ? now : busySince;
     if (work.isEmpty() && inFlight.isEmpty()) {
       rebalance(all, cs, attrsOf, now);
     }
@@ -285,13 +334,14 @@ public final class Replicator {
     // the MDS refuses until replication restores min (waiting for its lease would deadlock), and a
     // write it has not had acknowledged is sent again to the new chain once the version bump
     // makes its repair stale.
-    inFlight.add(c.getChunkId());
+    inFlight.put(c.getChunkId(), c.getIno());
     liveness.reserve(target.getCsId(), w.attrs().getChunkSize());
-    // the source: a good replica whose CS is active (an inactive one may not answer)
+    // the source: a good replica whose CS is active (an inactive one may not answer); else any readable one
     long source = w.good().stream().filter(id -> liveness.state(id, now) == CsState.ACTIVE).findFirst()
-        .orElse(w.good().get(0));
+        .orElse(w.good().isEmpty() ? w.readable().get(0) : w.good().get(0));
     CopyChunkRequest q = CopyChunkRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
         .setVersion(c.getVersion()).setChunkSize(w.attrs().getChunkSize())
+        .setMaxBytesPerSecond(bytesPerSecond / maxParallel)
         .setSource(ChunkTarget.newBuilder().setCsId(source).setAddress(cs.get(source).getAddress())).build();
     LOG.info("replicating chunk={} version={} from cs={} to cs={} good={} norm={}", c.getChunkId(), c.getVersion(),
         source, target.getCsId(), w.good(), w.attrs().getReplicasNorm());
@@ -302,6 +352,11 @@ public final class Replicator {
             if (r.getStatus() != StatusCode.OK) {
               finish(c, "copy to cs=" + target.getCsId() + " failed: " + r.getStatus() + " " + r.getMessage());
               return;
+            }
+            long n = System.nanoTime();
+            copiedBytes.addAndGet(r.getBytes());
+            synchronized (recent) {
+              recent.addLast(new long[] {n, r.getBytes()});
             }
             List<Long> chain = new ArrayList<>(w.good());
             chain.add(target.getCsId());
@@ -322,7 +377,7 @@ public final class Replicator {
     if (!leases.holdForReplication(c.getIno(), System.nanoTime())) {
       return;
     }
-    inFlight.add(c.getChunkId());
+    inFlight.put(c.getChunkId(), c.getIno());
     LOG.info("dropping replicas chunk={} version={} keep={} of={}", c.getChunkId(), c.getVersion(), w.good(),
         c.getReplicasList());
     commit(c, w.good(), w.attrs().getChunkSize(), cs);

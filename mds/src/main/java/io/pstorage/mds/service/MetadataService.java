@@ -130,6 +130,9 @@ public final class MetadataService {
         }
         default -> { }
       }
+      if (op == MdsRequest.OpCase.UPDATE_CHUNK || op == MdsRequest.OpCase.ALLOCATE_CHUNK) {
+        requireCaughtUp(); // both decide from local reads below
+      }
       if (op == MdsRequest.OpCase.UPDATE_CHUNK) {
         checkChainRepair(q.getUpdateChunk());
       }
@@ -164,6 +167,17 @@ public final class MetadataService {
    * A client repairing a chain after a write error may only drop replicas, and must keep the
    * file's `min`; re-replication (which adds replicas) is the leader's own business.
    */
+  /**
+   * Local reads that decide a mutation must see every entry of earlier terms: a new leader may
+   * not have applied the old leader's last entries yet (a file created just before the failover
+   * would look missing). Once an entry of this term is applied, all earlier ones are.
+   */
+  private void requireCaughtUp() throws PcsException {
+    if (!raft.isLeaderReady() || sm.getLastAppliedTermIndex().getTerm() != raft.currentTerm()) {
+      throw new PcsException(StatusCode.UNAVAILABLE, "new MDS leader is still applying the log; retry");
+    }
+  }
+
   private void checkChainRepair(UpdateChunkRequest u) throws PcsException {
     record View(ChunkInfo chunk, int min) {}
     View v = sm.readLocal(r -> {
@@ -181,7 +195,7 @@ public final class MetadataService {
       String msg = "chunk=" + u.getChunkId() + " version=" + u.getExpectedVersion() + " would keep "
           + u.getReplicasCount() + " replicas, fewer than its minimum " + v.min() + ": writes wait for replication";
       belowMin(u.getChunkId(), msg);
-      throw new PcsException(StatusCode.UNAVAILABLE, msg);
+      throw new PcsException(StatusCode.BELOW_MIN, msg);
     }
   }
 
@@ -381,7 +395,7 @@ public final class MetadataService {
     long total = 0, free = 0;
     int active = 0;
     for (CsInfo cs : liveSet(now)) {
-      if (cs.getState() != CsState.OFFLINE) {
+      if (cs.getState() != CsState.OFFLINE && cs.getState() != CsState.FAILED) {
         total += cs.getCapacity();
         free += cs.getFreeBytes();
       }
@@ -408,7 +422,8 @@ public final class MetadataService {
     ClusterStatusReply.Builder b = r.getClusterStatus().toBuilder().setCluster(cfg.cluster).setLeaderId(leader)
         .setWritingClients(leases.holders(now)).setReplicationPending(replicator.pending())
         .setReplicated(replicator.replicated()).setReplicationStuck(replicator.stuck())
-        .setRebalanced(replicator.rebalanced())
+        .setRebalanced(replicator.rebalanced()).setReplicationBytesPerSecond(replicator.bytesPerSecond(now))
+        .setReplicationBytesLeft(replicator.bytesLeft()).setReplicationLimitBytesPerSecond(cfg.replicationBytesPerSecond)
         .addAllClients(clients.list(leases, now));
     b.clearCs();
     for (CsInfo cs : r.getClusterStatus().getCsList()) {

@@ -1,0 +1,396 @@
+package io.pstorage.tests;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.pstorage.client.PcsClient;
+import io.pstorage.client.PcsFile;
+import io.pstorage.common.mds.MdsClient;
+import io.pstorage.cs.CsConfig;
+import io.pstorage.mds.MdsConfig;
+import io.pstorage.proto.ChunkInfo;
+import io.pstorage.proto.CsInfo;
+import io.pstorage.proto.CsState;
+import io.pstorage.proto.MdsRequest;
+import io.pstorage.proto.PcsAttrsChange;
+import io.pstorage.proto.ScrubRequest;
+import io.pstorage.tests.faults.NetworkPartition;
+import io.pstorage.tests.faults.Redundancy;
+import io.pstorage.tests.faults.Signals;
+import io.pstorage.tests.faults.SmallDisk;
+import io.pstorage.tests.faults.Workload;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The fault-injection suite: each scenario runs {@link Workload} (writers recording every
+ * acknowledged write) against real pstorage-mdsd / pstorage-csd processes while faults are
+ * injected, lets the cluster heal, and then checks that every acknowledged byte reads back, no read
+ * returned wrong bytes, no write failed, and every chunk is back at its norm with identical
+ * replicas. Each scenario prints a FAULTS line (faults, operations acknowledged and verified,
+ * bytes lost). The short form runs in `mvn verify` (pstorage.faults.seconds, default 12 s of
+ * faults per scenario); `-Psoak` runs the same scenarios for as long as asked (see tests/pom.xml).
+ */
+class FaultInjectionTest {
+  static final int CHUNK = 256 << 10;
+  static final int FILE = 3 << 20;
+  static final Duration RUN = Duration.ofSeconds(Long.getLong("pstorage.faults.seconds", 12));
+  static final Duration HEAL = Duration.ofSeconds(120);
+
+  @TempDir Path dir;
+  private final Random rnd = new Random(Long.getLong("pstorage.faults.seed", System.nanoTime()));
+
+  /** Injects faults until the deadline, leaves every process running again, returns how many. */
+  interface Faults {
+    int inject(DataCluster c, MdsClient m, long deadlineNanos) throws Exception;
+  }
+
+  private static final Consumer<MdsConfig> FAST_LIVENESS = m -> {
+    m.csInactiveAfter = Duration.ofSeconds(1);
+    m.csOfflineAfter = Duration.ofSeconds(3);
+    m.replicationBytesPerSecond = 0;
+  };
+
+  /** Runs the workload under the faults and checks everything the suite promises. */
+  private void scenario(String name, DataCluster c, Faults faults) throws Exception {
+    scenario(name, c, faults, m -> {});
+  }
+
+  private void scenario(String name, DataCluster c, Faults faults, ThrowingCheck afterHeal) throws Exception {
+    try (c) {
+      c.start();
+      try (MdsClient m = c.mdsClient(Duration.ofSeconds(60))) {
+        m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(CHUNK).setReplicasNorm(3)
+            .setReplicasMin(2).build(), false);
+        m.mkdir(MdsClient.ROOT, "faults", 0755);
+        List<Workload.FileModel> files;
+        Workload w;
+        int injected;
+        try (PcsClient client = c.client()) {
+          w = new Workload(client, "/faults", 3, FILE, 300 << 10, rnd.nextLong());
+          try (w) {
+            Thread.sleep(1500); // some load before the first fault
+            injected = faults.inject(c, m, System.nanoTime() + RUN.toNanos());
+            Thread.sleep(1000); // and some after the last
+            files = w.stop();
+          }
+        }
+        List<Long> inos = files.stream().map(Workload.FileModel::ino).toList();
+        Duration heal = Redundancy.awaitNorm(m, inos, 3, HEAL);
+        afterHeal.check(m);
+        List<String> diffs = Redundancy.differences(m, c.clusterName(), inos);
+        long lost = Workload.verify(c::client, files);
+        String line = String.format(Locale.ROOT, "scenario=%s seconds=%d faults=%d acked_writes=%d "
+            + "reads_verified=%d bytes_verified=%d bytes_lost=%d corrupt_bytes_read=%d write_errors=%d "
+            + "replica_differences=%d heal_after_stop_s=%.1f%n", name, RUN.toSeconds(), injected, w.acked(),
+            w.readsVerified(), Workload.known(files), lost, w.corruptBytes(), w.errors().size(), diffs.size(),
+            heal.toMillis() / 1000.0);
+        System.out.print("FAULTS " + line);
+        Files.writeString(Path.of("target", "fault-summary.txt"), line, StandardOpenOption.CREATE,
+            StandardOpenOption.APPEND); // deploy/soak.sh prints these
+        assertTrue(injected > 0, "no fault was injected");
+        assertTrue(w.acked() > 0, "the workload made no progress");
+        assertEquals(List.of(), w.errors(), "errors the writers saw");
+        assertEquals(0, w.corruptBytes(), "wrong bytes returned by reads during the faults");
+        assertEquals(0, lost, "acknowledged bytes lost or wrong after the faults");
+        assertEquals(List.of(), diffs, "replicas that differ");
+      }
+    }
+  }
+
+  interface ThrowingCheck {
+    void check(MdsClient m) throws Exception;
+  }
+
+  interface Step {
+    void run() throws Exception;
+  }
+
+  /** One fault (injected and undone) after another until the deadline; then every CS must be up. */
+  private static int inALoop(DataCluster cl, long deadline, Step fault) throws Exception {
+    int n = 0;
+    while (System.nanoTime() < deadline) {
+      fault.run();
+      n++;
+    }
+    cl.awaitActive(cl.csCount(), Duration.ofSeconds(60));
+    return n;
+  }
+
+  private static void pause(long millis, long deadline) throws InterruptedException {
+    Thread.sleep(Math.max(0, Math.min(millis, (deadline - System.nanoTime()) / 1_000_000)));
+  }
+
+  @Test
+  void kill9OfRandomChunkServersInALoop() throws Exception {
+    DataCluster c = DataCluster.withMdsProcesses(dir, "f-cskill", 1, 5, FAST_LIVENESS, cs -> {});
+    scenario("cs-kill9-loop", c, (cl, m, deadline) -> inALoop(cl, deadline, () -> {
+      int i = rnd.nextInt(cl.csCount());
+      cl.killCs(i);
+      Thread.sleep(1000 + rnd.nextInt(4000)); // past 3 s it is offline and its chunks are copied
+      cl.startCs(i);
+      pause(1500, deadline);
+    }));
+  }
+
+  @Test
+  void kill9OfTheMdsLeaderInALoop() throws Exception {
+    DataCluster c = DataCluster.withMdsProcesses(dir, "f-mdskill", 3, 4, FAST_LIVENESS, cs -> {});
+    scenario("mds-leader-kill9-loop", c, (cl, m, deadline) -> inALoop(cl, deadline, () -> {
+      int leader = cl.mdsProcesses().leader(m);
+      cl.mdsProcesses().kill(leader);
+      Thread.sleep(2500);
+      cl.mdsProcesses().start(leader);
+      pause(3000, deadline);
+    }));
+  }
+
+  @Test
+  void aChunkServerFrozenPastTheOfflineTimeComesBackWithItsStaleReplicasDeleted() throws Exception {
+    DataCluster c = DataCluster.withMdsProcesses(dir, "f-sigstop", 1, 4, FAST_LIVENESS, cs -> {});
+    int[] frozen = {-1};
+    scenario("cs-sigstop-past-offline", c, (cl, m, deadline) -> {
+      ChunkInfo first = m.chunks(m.lookup(m.lookup(MdsClient.ROOT, "faults").getIno(), "w0").getIno(), 0, 1).get(0);
+      int i = cl.csIndex(first.getReplicaAddresses(0));
+      frozen[0] = i;
+      Signals.stop(cl.csPid(i));
+      awaitState(m, cl.cs(i), CsState.OFFLINE, Duration.ofSeconds(30));
+      pause(Long.MAX_VALUE, deadline); // writes go on without it; its chunks are re-replicated
+      Signals.resume(cl.csPid(i));
+      cl.awaitActive(cl.csCount(), Duration.ofSeconds(60));
+      return 1;
+    }, m -> awaitNoStaleReplicas(m, c.cs(frozen[0]), Duration.ofSeconds(60)));
+  }
+
+  @Test
+  void flippedBytesAndTruncatedChunkFilesAreFoundByTheScrubberAndRepaired() throws Exception {
+    DataCluster c = DataCluster.withMdsProcesses(dir, "f-scrub", 1, 4, FAST_LIVENESS,
+        cs -> cs.scrubInterval = Duration.ZERO);
+    byte[] cold = new byte[4 * CHUNK];
+    rnd.nextBytes(cold);
+    scenario("scrub-flipped-and-truncated", c, (cl, m, deadline) -> {
+      // a file nobody writes, so nothing but the scrubber can find the damage
+      long ino;
+      try (PcsClient client = cl.client(); PcsFile f = client.create("/cold", 0644, true)) {
+        f.write(0, cold);
+        f.fsync();
+        ino = f.ino();
+      }
+      List<ChunkInfo> chunks = m.chunks(ino, 0, 10);
+      Path flipped = damage(cl, chunks.get(0), 0, false);
+      Path truncated = damage(cl, chunks.get(1), 1, true);
+      assertTrue(Files.size(truncated) < 2 * 4096 + CHUNK, "truncated " + truncated);
+      m.call(MdsRequest.newBuilder().setScrub(ScrubRequest.newBuilder()));
+      long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      while (!(replaced(m, chunks.get(0), 0, ino) && replaced(m, chunks.get(1), 1, ino))) {
+        assertTrue(System.nanoTime() < end, "the damaged replicas were not replaced: " + m.chunks(ino, 0, 10)
+            + "\nscrub: " + m.clusterStatus().getCsList().stream().map(CsInfo::getScrub).toList()
+            + " damaged " + flipped + ", " + truncated);
+        Thread.sleep(200);
+      }
+      pause(Long.MAX_VALUE, deadline);
+      return 2;
+    }, m -> {
+      long ino = m.lookup(MdsClient.ROOT, "cold").getIno();
+      assertEquals(List.of(), Redundancy.differences(m, "f-scrub", List.of(ino)));
+      try (PcsClient client = c.client(); PcsFile f = client.open("/cold")) {
+        assertArrayEquals(cold, f.read(0, cold.length), "the cold file reads back intact");
+      }
+      long bad = m.clusterStatus().getCsList().stream().mapToLong(x -> x.getScrub().getBadFound()).sum();
+      assertTrue(bad >= 2, "the scrubber reported " + bad + " bad replicas");
+    });
+  }
+
+  @Test
+  void aChunkServerDiskFilledToEnospcStopsPlacementThereAndLosesNothing() throws Exception {
+    SmallDisk disk = smallDisk(() -> SmallDisk.tmpfs(dir.resolve("cs-0"), 64 << 20));
+    try (disk) {
+      DataCluster c = DataCluster.withMdsProcesses(dir, "f-enospc", 1, 4, FAST_LIVENESS, cs -> {});
+      scenario("cs-disk-full", c, (cl, m, deadline) -> {
+        long took = disk.fill();
+        assertTrue(took > 0, "the filler took no space");
+        awaitCs(m, cl.cs(0), x -> x.getFreeBytes() < CHUNK, "reports its disk full", Duration.ofSeconds(10));
+        pause(Long.MAX_VALUE, deadline);
+        return 1;
+      }, m -> {
+        // healed without it: a full CS takes no new replicas
+        CsInfo full = csInfo(m, c.cs(0));
+        assertTrue(full.getFreeBytes() < CHUNK, "still full: " + full);
+      });
+    }
+  }
+
+  @Test
+  void aDeadDiskMarksItsChunkServerFailedAndItsReplicasAreReplaced() throws Exception {
+    Assumptions.assumeTrue(Stream.of("/usr/sbin/xfs_io", "/sbin/xfs_io", "/usr/bin/xfs_io")
+        .anyMatch(p -> Files.isExecutable(Path.of(p))), "skipped: no xfs_io to kill a disk with (Debian xfsprogs; "
+        + "deploy/setup-machine.sh installs it)");
+    SmallDisk disk = smallDisk(() -> SmallDisk.ext4(dir.resolve("cs-0"), 256 << 20));
+    try (disk) {
+      DataCluster c = DataCluster.withMdsProcesses(dir, "f-diskerr", 1, 4, FAST_LIVENESS, cs -> {});
+      scenario("cs-disk-dies", c, (cl, m, deadline) -> {
+        disk.fail();
+        awaitState(m, cl.cs(0), CsState.FAILED, Duration.ofSeconds(30));
+        pause(Long.MAX_VALUE, deadline);
+        return 1;
+      }, m -> {
+        CsInfo failed = csInfo(m, c.cs(0));
+        assertEquals(CsState.FAILED, failed.getState());
+        assertTrue(failed.getDiskError().contains("Input/output error"), failed.getDiskError());
+        for (ChunkInfo ch : allChunks(m)) {
+          assertFalse(ch.getReplicasList().contains(failed.getCsId()), "chunk still on the failed disk: " + ch);
+        }
+      });
+    }
+  }
+
+  @Test
+  void aNetworkPartitionCuttingOneHostOffLosesNothing() throws Exception {
+    NetworkPartition net;
+    try {
+      net = NetworkPartition.create();
+    } catch (IOException e) {
+      Assumptions.abort("skipped: cannot make a network namespace with a veth pair (needs root and iproute2): "
+          + e.getMessage());
+      return;
+    }
+    int cut = 3; // the CS in the namespace; every other process binds an address on the bridge
+    try (net) {
+      DataCluster c = DataCluster.withMdsProcesses(dir, "f-partition", 1, 4, new DataCluster.Hosts(net::rootHost,
+          i -> i == cut ? net.isolatedHost() : net.rootHost(10 + i), i -> i == cut ? net.wrapper() : List.of()),
+          FAST_LIVENESS, cs -> {});
+      scenario("network-partition", c, (cl, m, deadline) -> inALoop(cl, deadline, () -> {
+        net.cut();
+        awaitState(m, cl.cs(cut), CsState.OFFLINE, Duration.ofSeconds(30)); // its chunks are re-replicated
+        Thread.sleep(2000);
+        net.heal();
+        cl.awaitActive(cl.csCount(), Duration.ofSeconds(60));
+        pause(3000, deadline);
+      }), m -> awaitNoStaleReplicas(m, c.cs(cut), Duration.ofSeconds(60)));
+    }
+  }
+
+  // ------------------------------------------------------------------------------ helpers
+
+  interface DiskMaker {
+    SmallDisk make() throws Exception;
+  }
+
+  private static SmallDisk smallDisk(DiskMaker maker) throws Exception {
+    try {
+      return maker.make();
+    } catch (IOException e) {
+      Assumptions.abort("skipped: cannot mount a small file system for a chunk server (needs root, mount, "
+          + "mkfs.ext4: deploy/setup-machine.sh installs them): " + e.getMessage());
+      throw e;
+    }
+  }
+
+  private static CsInfo csInfo(MdsClient m, CsConfig cs) throws Exception {
+    return m.clusterStatus().getCsList().stream().filter(x -> x.getAddress().equals(cs.address.toString()))
+        .findFirst().orElseThrow(() -> new AssertionError("no CS at " + cs.address));
+  }
+
+  private static void awaitState(MdsClient m, CsConfig cs, CsState state, Duration timeout) throws Exception {
+    awaitCs(m, cs, x -> x.getState() == state, "is " + state, timeout);
+  }
+
+  private static void awaitCs(MdsClient m, CsConfig cs, java.util.function.Predicate<CsInfo> p, String what,
+      Duration timeout) throws Exception {
+    long end = System.nanoTime() + timeout.toNanos();
+    CsInfo x;
+    while (!p.test(x = csInfo(m, cs))) {
+      assertTrue(System.nanoTime() < end, "cs at " + cs.address + " never " + what + ": " + x);
+      Thread.sleep(100);
+    }
+  }
+
+  private static List<ChunkInfo> allChunks(MdsClient m) throws Exception {
+    List<ChunkInfo> out = new ArrayList<>();
+    long faults = m.lookup(MdsClient.ROOT, "faults").getIno();
+    for (var e : m.readdirAll(faults)) {
+      out.addAll(m.chunks(e.getIno(), 0, 100_000));
+    }
+    return out;
+  }
+
+  /** Chunk id and version from a chunk file's header (chunkserver/README.md, format 1). */
+  private static long[] header(Path chunkFile) throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(chunkFile), 0, 40).order(ByteOrder.LITTLE_ENDIAN);
+    return new long[] {b.getLong(12), b.getLong(20)};
+  }
+
+  /** Every chunk file the CS keeps is a replica the MDS lists for it, at the MDS's version. */
+  private static void awaitNoStaleReplicas(MdsClient m, CsConfig cs, Duration timeout) throws Exception {
+    long id = csInfo(m, cs).getCsId();
+    long end = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      Map<Long, ChunkInfo> byId = new HashMap<>();
+      allChunks(m).forEach(ch -> byId.put(ch.getChunkId(), ch));
+      List<String> stale = new ArrayList<>();
+      try (Stream<Path> s = Files.walk(cs.dataDir.resolve("chunks"))) {
+        for (Path p : s.filter(p -> p.toString().endsWith(".chunk")).toList()) {
+          long[] h;
+          try {
+            h = header(p);
+          } catch (IOException e) {
+            continue; // deleted while we looked
+          }
+          ChunkInfo ch = byId.get(h[0]);
+          if (ch != null && (ch.getVersion() != h[1] || !ch.getReplicasList().contains(id))) {
+            stale.add("chunk=" + h[0] + " version=" + h[1] + " (mds: version " + ch.getVersion() + " on "
+                + ch.getReplicasList() + ")");
+          }
+        }
+      }
+      if (stale.isEmpty()) {
+        return;
+      }
+      assertTrue(System.nanoTime() < end, "cs " + id + " still holds stale replicas: " + stale);
+      Thread.sleep(250);
+    }
+  }
+
+  /** Damages the replica `replica` of the chunk on disk: one flipped byte, or the file cut mid-data. */
+  private static Path damage(DataCluster c, ChunkInfo ch, int replica, boolean truncate) throws Exception {
+    CsConfig cs = c.cs(c.csIndex(ch.getReplicaAddresses(replica)));
+    Path p = cs.dataDir.resolve("chunks").resolve(String.format("%02x/%x.chunk", ch.getChunkId() & 0xff, ch.getChunkId()));
+    long dataStart = 4096 + ((CHUNK / 4096 * 4 + 4095) / 4096) * 4096L;
+    if (truncate) {
+      try (var f = java.nio.channels.FileChannel.open(p, StandardOpenOption.WRITE)) {
+        f.truncate(dataStart + 5000);
+      }
+    } else {
+      try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+        f.seek(dataStart + 100);
+        int b = f.read();
+        f.seek(dataStart + 100);
+        f.write(b ^ 0x20);
+      }
+    }
+    return p;
+  }
+
+  /** Whether the damaged replica (index i of the chunk as it was) has left the chunk's list. */
+  private static boolean replaced(MdsClient m, ChunkInfo was, int i, long ino) throws Exception {
+    ChunkInfo now = m.chunks(ino, was.getIndex(), 1).get(0);
+    return now.getVersion() > was.getVersion() && !now.getReplicasList().contains(was.getReplicas(i))
+        && now.getReplicasCount() == 3;
+  }
+}
