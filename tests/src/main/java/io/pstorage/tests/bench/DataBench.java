@@ -240,11 +240,11 @@ public final class DataBench {
     }
   }
 
-  private interface Job {
+  interface Job {
     void run() throws Exception;
   }
 
-  private static void parallel(int n, Job job) throws Exception {
+  static void parallel(int n, Job job) throws Exception {
     List<Thread> ts = new ArrayList<>();
     List<Exception> errs = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -268,11 +268,11 @@ public final class DataBench {
     }
   }
 
-  private static double pct(long[] sorted, double p) {
+  static double pct(long[] sorted, double p) {
     return sorted.length == 0 ? 0 : sorted[Math.min(sorted.length - 1, (int) (sorted.length * p))];
   }
 
-  private static void deleteTree(Path p) throws Exception {
+  static void deleteTree(Path p) throws Exception {
     if (Files.exists(p)) {
       try (var s = Files.walk(p)) {
         for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
@@ -282,8 +282,8 @@ public final class DataBench {
     }
   }
 
-  /** CPU time of the chunk server processes and this JVM over a phase. */
-  private record Cpu(DataCluster c, long startTicks) {
+  /** CPU time of the chunk server processes and this JVM over a phase (FailureBench uses it too). */
+  record Cpu(DataCluster c, long startTicks) {
     static Cpu start(DataCluster c) {
       return new Cpu(c, ticks(c));
     }
