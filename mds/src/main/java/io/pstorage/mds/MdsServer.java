@@ -134,6 +134,9 @@ public final class MdsServer implements AutoCloseable {
             : t.to() == CsState.OFFLINE || t.to() == CsState.FAILED ? Severity.ERROR : Severity.WARNING;
         LOG.warn("cs state change cs={} from={} to={} silent_ms={}", t.csId(), t.from(), t.to(), t.silentMillis());
         replicator.wake();
+        if (t.from() == CsState.OFFLINE && t.to() == CsState.ACTIVE) {
+          liveness.askFullReport(t.csId()); // its replicas may be stale: reconcile them all
+        }
         appendEvent(sev, "cs." + t.csId(), "cs=" + t.csId() + " is now " + t.to().name().toLowerCase()
             + " (was " + t.from().name().toLowerCase() + ", last heartbeat " + t.silentMillis() + " ms ago)"
             + (t.to() == CsState.FAILED ? ": " + liveness.diskError(t.csId()) : ""));

@@ -60,6 +60,9 @@ public final class CsLiveness {
   }
 
   public void onHeartbeat(CsHeartbeat hb) {
+    if (hb.getFullReport()) {
+      fullReportAsked.remove(hb.getCsId());
+    }
     Soft prev = soft.get(hb.getCsId());
     boolean full = hb.getFullReport() || (prev != null && prev.fullReportSeen);
     long chunks = hb.getFullReport() ? hb.getChunksCount() : prev == null ? 0 : prev.chunks;
@@ -89,7 +92,17 @@ public final class CsLiveness {
 
   public boolean wantsFullReport(long csId) {
     Soft s = soft.get(csId);
-    return s == null || !s.fullReportSeen;
+    return s == null || !s.fullReportSeen || fullReportAsked.contains(csId);
+  }
+
+  private final java.util.Set<Long> fullReportAsked = ConcurrentHashMap.newKeySet();
+
+  /**
+   * The CS's next heartbeat reply asks for a full chunk list, so that replicas the chunk map does
+   * not know of (a copy whose commit lost a race, a CS back from offline) are reconciled.
+   */
+  public void askFullReport(long csId) {
+    fullReportAsked.add(csId);
   }
 
   public long silentNanos(long csId, long now) {

@@ -72,6 +72,8 @@ public final class Replicator {
   private final ChunkChannels channels;
   /** Copies under way: chunk id → inode (whose hold against writers they keep renewed). */
   private final Map<Long, Long> inFlight = new ConcurrentHashMap<>();
+  /** Copies under way: chunk id → the CS receiving it (not yet in the chunk's list). */
+  private final Map<Long, Long> targets = new ConcurrentHashMap<>();
   /** Replicas that failed a checksum (scrub or read), by chunk: CS id → version found bad. */
   private final Map<Long, Map<Long, Long>> bad = new ConcurrentHashMap<>();
   private final AtomicLong replicated = new AtomicLong();
@@ -125,6 +127,11 @@ public final class Replicator {
   public long bytesLeft() {
     long n = replicated.get();
     return n == 0 ? 0 : pending * (copiedBytes.get() / n);
+  }
+
+  /** Whether the CS is receiving a copy of the chunk right now (its replica must not be reconciled away). */
+  public boolean copyingTo(long chunkId, long csId) {
+    return targets.getOrDefault(chunkId, 0L) == csId;
   }
 
   public void becameLeader() {
@@ -335,6 +342,7 @@ public final class Replicator {
     // write it has not had acknowledged is sent again to the new chain once the version bump
     // makes its repair stale.
     inFlight.put(c.getChunkId(), c.getIno());
+    targets.put(c.getChunkId(), target.getCsId());
     liveness.reserve(target.getCsId(), w.attrs().getChunkSize());
     // the source: a good replica whose CS is active (an inactive one may not answer); else any readable one
     long source = w.good().stream().filter(id -> liveness.state(id, now) == CsState.ACTIVE).findFirst()
@@ -360,7 +368,7 @@ public final class Replicator {
             }
             List<Long> chain = new ArrayList<>(w.good());
             chain.add(target.getCsId());
-            commit(c, chain, w.attrs().getChunkSize(), cs);
+            commit(c, chain, w.attrs().getChunkSize(), cs, target.getCsId());
           }
 
           @Override
@@ -380,16 +388,20 @@ public final class Replicator {
     inFlight.put(c.getChunkId(), c.getIno());
     LOG.info("dropping replicas chunk={} version={} keep={} of={}", c.getChunkId(), c.getVersion(), w.good(),
         c.getReplicasList());
-    commit(c, w.good(), w.attrs().getChunkSize(), cs);
+    commit(c, w.good(), w.attrs().getChunkSize(), cs, 0);
   }
 
-  private void commit(ChunkInfo c, List<Long> chain, long chunkSize, Map<Long, CsInfo> cs) {
+  /** copiedTo: the CS that just received a copy (0: none); if the list change loses, that copy is an orphan. */
+  private void commit(ChunkInfo c, List<Long> chain, long chunkSize, Map<Long, CsInfo> cs, long copiedTo) {
     long next = c.getVersion() + 1;
     committer.submit(MdsRequest.newBuilder().setHeader(RequestHeader.newBuilder().setCluster(cluster))
         .setUpdateChunk(UpdateChunkRequest.newBuilder().setChunkId(c.getChunkId()).setExpectedVersion(c.getVersion())
             .setNewVersion(next).addAllReplicas(chain)).build())
         .whenComplete((r, err) -> {
           if (err != null || r.getStatus() != StatusCode.OK) {
+            if (copiedTo != 0) {
+              liveness.askFullReport(copiedTo); // its reconcile deletes the copy nobody lists
+            }
             finish(c, "update failed: " + (err != null ? err : r.getStatus() + " " + r.getMessage()));
             return;
           }
@@ -415,6 +427,7 @@ public final class Replicator {
       LOG.warn("replication chunk={} version={}: {}", c.getChunkId(), c.getVersion(), error);
     }
     leases.releaseReplication(c.getIno());
+    targets.remove(c.getChunkId());
     inFlight.remove(c.getChunkId());
   }
 }

@@ -332,7 +332,8 @@ public final class MetadataService {
           info = null;
         }
         if (info == null || !info.getReplicasList().contains(hb.getCsId())) {
-          if (info == null || c.getVersion() <= info.getVersion()) {
+          // a copy being made to this CS is not in the list yet: it is not an orphan
+          if ((info == null || c.getVersion() <= info.getVersion()) && !replicator.copyingTo(c.getChunkId(), hb.getCsId())) {
             r.addDelete(DeleteChunkCommand.newBuilder().setChunkId(c.getChunkId()).setVersion(c.getVersion()));
           }
         } else if (c.getVersion() < info.getVersion()) {
