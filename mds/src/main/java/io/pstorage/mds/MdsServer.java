@@ -13,8 +13,6 @@ import io.pstorage.mds.raft.GroupCommitter;
 import io.pstorage.mds.raft.MdsStateMachine;
 import io.pstorage.mds.raft.RaftNode;
 import io.pstorage.mds.leases.LeaseTable;
-import io.pstorage.mds.namespace.Namespace;
-import io.pstorage.mds.store.Counters;
 import io.pstorage.mds.registry.CsLiveness;
 import io.pstorage.mds.registry.CsRegistry;
 import io.pstorage.mds.service.MdsGrpcService;
@@ -118,10 +116,6 @@ public final class MdsServer implements AutoCloseable {
         if (r.getStatus() == StatusCode.OK) {
           announcedTerm = term;
         }
-      }
-      if (!leases.knowsNewInodes() && sm.getLastAppliedTermIndex().getTerm() == term) {
-        // an entry of this term is applied, so is every entry of earlier terms: their inodes are all counted
-        leases.newInodesFrom(sm.readLocal(r -> Counters.get(r, Counters.NEXT_INO, Namespace.ROOT + 1)));
       }
       try {
         replicator.tick();

@@ -50,4 +50,23 @@ class ProcessFailoverTest {
       assertEquals(present, after);
     }
   }
+
+  @Test
+  void aNewLeaderGrantsWriteLeasesOnFilesCreatedInItsTermAtOnce() throws Exception {
+    try (MdsProcessCluster c = new MdsProcessCluster(dir, "leases", 3, cfg -> {}).start();
+        MdsClient m = c.client(Duration.ofSeconds(60))) {
+      long old = m.create(MdsClient.ROOT, "before", 0644, true).getIno();
+      c.kill(c.leader(m));
+      long fresh = m.create(MdsClient.ROOT, "after", 0644, true).getIno(); // through the new leader
+      long t0 = System.nanoTime();
+      m.lease(fresh, false, false);
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      // the 10 s grace (the old leader may have leased older files) does not apply to this term's files
+      assertTrue(ms < 3000, "lease on a file created after the failover took " + ms + " ms");
+      try (MdsClient quick = c.client(Duration.ofSeconds(2))) {
+        assertEquals(io.pstorage.proto.StatusCode.UNAVAILABLE, assertThrows(io.pstorage.common.PcsException.class,
+            () -> quick.lease(old, false, false)).code(), "an older file waits out the grace");
+      }
+    }
+  }
 }

@@ -169,6 +169,28 @@ public final class MdsStateMachine extends BaseStateMachine {
     }
   }
 
+  /** The next inode number as the first entry of a term was applied. */
+  private record TermStart(long term, long nextIno) {}
+
+  private volatile TermStart termStart = new TermStart(-1, -1);
+
+  /**
+   * Inodes numbered from the returned value on were created in `term` (-1: this replica has not
+   * applied an entry of that term yet). A new leader leases such files at once: no earlier leader
+   * saw them.
+   */
+  public long firstInoOfTerm(long term) {
+    TermStart s = termStart;
+    return s.term() == term ? s.nextIno() : -1;
+  }
+
+  private void noteTerm(long term, io.pstorage.mds.store.KvReader r) {
+    if (termStart.term() != term) {
+      termStart = new TermStart(term, io.pstorage.mds.store.Counters.get(r, io.pstorage.mds.store.Counters.NEXT_INO,
+          Namespace.ROOT + 1));
+    }
+  }
+
   @Override
   public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
     LogEntryProto entry = trx.getLogEntry();
@@ -186,6 +208,7 @@ public final class MdsStateMachine extends BaseStateMachine {
     MdsLogEntry e;
     storeLock.readLock().lock();
     try (Txn t = store.begin()) {
+      noteTerm(ti.getTerm(), t); // before this entry's creates
       e = MdsLogEntry.parseFrom(entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
       for (MdsRequest op : e.getOpsList()) {
         results.addResults(applyOne(new ApplyContext(t, e.getTime(), op.getHeader()), op));
@@ -219,6 +242,7 @@ public final class MdsStateMachine extends BaseStateMachine {
     if (index > dbApplied) {
       storeLock.readLock().lock();
       try (Txn t = store.begin()) {
+        noteTerm(term, t); // a new leader's first entry comes here: the term starts before its first create
         t.put(Column.META, APPLIED_KEY, Keys.concat(Keys.u64(term), Keys.u64(index)));
         t.commit();
         dbApplied = index;

@@ -61,6 +61,9 @@ public final class RaftNode implements Closeable {
     GrpcConfigKeys.Server.setPort(p, cfg.self().raft().port());
     RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(cfg.electionTimeoutMin.toMillis(), TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(cfg.electionTimeoutMax.toMillis(), TimeUnit.MILLISECONDS));
+    // A member that was down is retried every 0.5 s at most (Ratis backs off to 5 s): a restarted
+    // MDS rejoins within a second of starting, so the next failover finds a caught-up majority.
+    p.set(RaftServerConfigKeys.Log.Appender.RETRY_POLICY_KEY, "1ms,10, 100ms,20, 500ms,1000000");
     // Linearizable reads: read-index, answered locally while the leader holds its lease.
     RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
     RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, true);

@@ -103,6 +103,14 @@ public final class MetadataService {
         return CompletableFuture.completedFuture(notLeader());
       }
       if (op == MdsRequest.OpCase.LEASE) {
+        if (!leases.knowsNewInodes()) {
+          long first = sm.firstInoOfTerm(raft.currentTerm());
+          if (first >= 0) {
+            leases.newInodesFrom(first);
+            LOG.info("leases term={} files from ino={} are this term's own: leased without waiting",
+                raft.currentTerm(), first);
+          }
+        }
         long ms = leases.handle(q.getLease(), System.nanoTime());
         return CompletableFuture.completedFuture(MdsResponse.newBuilder().setStatus(StatusCode.OK).setCount(ms).build());
       }
