@@ -38,8 +38,10 @@ public final class DataCluster implements AutoCloseable {
    * Where the members run: MDS i (1..n) and CS i (0..) listen on these hosts, and a CS process
    * starts under its wrapper command (e.g. `ip netns exec NS`: a host that can be cut off).
    */
-  public record Hosts(IntFunction<String> mds, IntFunction<String> cs, IntFunction<List<String>> csWrapper) {
-    public static final Hosts LOOPBACK = new Hosts(i -> "127.0.0." + i, i -> "127.0.0." + (10 + i), i -> List.of());
+  public record Hosts(IntFunction<String> mds, IntFunction<List<String>> mdsWrapper, IntFunction<String> cs,
+      IntFunction<List<String>> csWrapper) {
+    public static final Hosts LOOPBACK = new Hosts(i -> "127.0.0." + i, i -> List.of(), i -> "127.0.0." + (10 + i),
+        i -> List.of());
   }
 
   public DataCluster(Path base, String cluster, int mdsCount, int csCount, boolean csProcesses,
@@ -63,7 +65,7 @@ public final class DataCluster implements AutoCloseable {
     this.cluster = cluster;
     this.hosts = hosts;
     if (mdsProcesses) {
-      this.mdsProcs = new MdsProcessCluster(base, cluster, mdsCount, hosts.mds(), mdsTweak);
+      this.mdsProcs = new MdsProcessCluster(base, cluster, mdsCount, hosts.mds(), hosts.mdsWrapper(), mdsTweak);
     } else {
       this.mds = new MiniMdsCluster(base, cluster, mdsCount, mdsTweak);
     }
@@ -76,7 +78,7 @@ public final class DataCluster implements AutoCloseable {
       c.dataDir = base.resolve("cs-" + i);
       String host = hosts.cs().apply(i);
       // a host behind a wrapper (its own network namespace) cannot be probed from here, nor needs it
-      c.address = new HostPort(host, hosts.csWrapper().apply(i).isEmpty() ? Ports.free(host) : Ports.next());
+      c.address = new HostPort(host, Ports.free(host));
       c.mds = mdsAddresses();
       c.reserveBytes = 0;
       c.heartbeatInterval = Duration.ofMillis(300);

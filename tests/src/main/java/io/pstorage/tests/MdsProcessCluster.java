@@ -20,16 +20,19 @@ public final class MdsProcessCluster implements AutoCloseable {
   private final String cluster;
   private final List<MdsConfig> configs = new ArrayList<>();
   private final Process[] procs;
+  private final java.util.function.IntFunction<List<String>> wrapper;
 
   public MdsProcessCluster(Path base, String cluster, int n, java.util.function.Consumer<MdsConfig> tweak)
       throws IOException {
-    this(base, cluster, n, i -> "127.0.0." + i, tweak);
+    this(base, cluster, n, i -> "127.0.0." + i, i -> List.of(), tweak);
   }
 
-  /** hostOf: the address member i (1..n) listens on. */
+  /** hostOf: the address member i (1..n) listens on; wrapper: its command prefix (e.g. `ip netns exec NS`). */
   public MdsProcessCluster(Path base, String cluster, int n, java.util.function.IntFunction<String> hostOf,
-      java.util.function.Consumer<MdsConfig> tweak) throws IOException {
+      java.util.function.IntFunction<List<String>> wrapper, java.util.function.Consumer<MdsConfig> tweak)
+      throws IOException {
     this.cluster = cluster;
+    this.wrapper = wrapper;
     this.procs = new Process[n];
     configs.addAll(MdsGroupLayout.configs(base, cluster, n, hostOf, tweak));
     for (MdsConfig c : configs) {
@@ -46,7 +49,7 @@ public final class MdsProcessCluster implements AutoCloseable {
 
   public void start(int i) throws IOException {
     Path dir = configs.get(i).dataDir;
-    procs[i] = JavaProcess.start(MdsMain.class, System.getenv().getOrDefault("PSTORAGE_MDS_JVM_OPTS", DEFAULT_JVM_OPTS),
+    procs[i] = JavaProcess.start(wrapper.apply(i + 1), MdsMain.class, System.getenv().getOrDefault("PSTORAGE_MDS_JVM_OPTS", DEFAULT_JVM_OPTS),
         dir.resolve("mds.log"), dir.toString());
   }
 

@@ -262,18 +262,12 @@ class FaultInjectionTest {
 
   @Test
   void aNetworkPartitionCuttingOneHostOffLosesNothing() throws Exception {
-    NetworkPartition net;
-    try {
-      net = NetworkPartition.create();
-    } catch (IOException e) {
-      Assumptions.abort("skipped: cannot make a network namespace with a veth pair (needs root and iproute2): "
-          + e.getMessage());
-      return;
-    }
+    NetworkPartition net = partition();
     int cut = 3; // the CS in the namespace; every other process binds an address on the bridge
     try (net) {
       DataCluster c = DataCluster.withMdsProcesses(dir, "f-partition", 1, 4, new DataCluster.Hosts(net::rootHost,
-          i -> i == cut ? net.isolatedHost() : net.rootHost(10 + i), i -> i == cut ? net.wrapper() : List.of()),
+          i -> List.of(), i -> i == cut ? net.isolatedHost() : net.rootHost(10 + i),
+          i -> i == cut ? net.wrapper() : List.of()),
           FAST_LIVENESS, cs -> {});
       scenario("network-partition", c, (cl, m, deadline) -> inALoop(cl, deadline, () -> {
         net.cut();
@@ -283,6 +277,68 @@ class FaultInjectionTest {
         cl.awaitActive(cl.csCount(), Duration.ofSeconds(60));
         pause(3000, deadline);
       }), m -> awaitNoStaleReplicas(m, c.cs(cut), Duration.ofSeconds(60)));
+    }
+  }
+
+  @Test
+  void aNetworkPartitionCuttingTheMdsLeaderOffElectsANewOneAndLosesNothing() throws Exception {
+    NetworkPartition net = partition();
+    try (net) {
+      // MDS member 1 (index 0) runs in the namespace; the others and every CS on the bridge
+      DataCluster c = DataCluster.withMdsProcesses(dir, "f-mdspart", 3, 4, new DataCluster.Hosts(
+          i -> i == 1 ? net.isolatedHost() : net.rootHost(i), i -> i == 1 ? net.wrapper() : List.of(),
+          i -> net.rootHost(10 + i), i -> List.of()), FAST_LIVENESS, cs -> {});
+      scenario("mds-leader-partition", c, (cl, m, deadline) -> inALoop(cl, deadline, () -> {
+        MdsProcessCluster g = cl.mdsProcesses();
+        for (int tries = 0; g.leader(m) != 0; tries++) { // make the cut-off member the leader
+          assertTrue(tries < 10, "member 1 never became leader");
+          int other = g.leader(m);
+          g.kill(other);
+          Thread.sleep(2500);
+          g.start(other);
+          Thread.sleep(3000);
+        }
+        net.cut();
+        long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (g.leader(m) == 0) { // the old leader cannot say; the other two elect one of themselves
+          assertTrue(System.nanoTime() < end, "no new leader 30 s after the leader was cut off");
+          Thread.sleep(200);
+        }
+        Thread.sleep(3000);
+        net.heal();
+        awaitFollower(m, g, 0, Duration.ofSeconds(30)); // the old leader rejoins as a follower
+        pause(2000, deadline);
+      }));
+    }
+  }
+
+  /** Waits until member i answers reads again and another member leads. */
+  private static void awaitFollower(MdsClient m, MdsProcessCluster g, int i, Duration timeout) throws Exception {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      var st = m.clusterStatus();
+      boolean rejoined = st.getMdsList().stream().noneMatch(x -> x.getId().equals(g.config(i).nodeId) && x.getLeader());
+      try (MdsClient one = new MdsClient(st.getCluster(), List.of(g.config(i).self().client().toString()),
+          Duration.ofSeconds(3), TestCredentials.install(st.getCluster()))) {
+        one.events(Long.MAX_VALUE - 1, 1); // a local read on that member
+        if (rejoined) {
+          return;
+        }
+      } catch (io.pstorage.common.PcsException e) {
+        // not reachable yet
+      }
+      assertTrue(System.nanoTime() < end, "mds " + g.config(i).nodeId + " did not rejoin as a follower in " + timeout);
+      Thread.sleep(250);
+    }
+  }
+
+  private static NetworkPartition partition() throws InterruptedException {
+    try {
+      return NetworkPartition.create();
+    } catch (IOException e) {
+      Assumptions.abort("skipped: cannot make a network namespace with a veth pair (needs root and iproute2): "
+          + e.getMessage());
+      throw new IllegalStateException(e);
     }
   }
 
