@@ -33,6 +33,8 @@ final class ChunkIo {
   /** The head waits up to 10 s per hop; a chain of 3 answers within this. */
   private static final long WRITE_TIMEOUT_MS = 40_000;
   private static final long READ_TIMEOUT_MS = 10_000;
+  /** How long a writer below min waits before sending the write again. */
+  private static final long BELOW_MIN_PAUSE_MS = 500;
   private static final int MAX_REPAIRS = 16;
 
   private final String cluster;
@@ -115,11 +117,6 @@ final class ChunkIo {
   }
 
   /**
-   * Drops the failed CS: the MDS records the shorter chain at version+1, then every survivor is
-   * moved to that version before data is sent again (so the dropped replica is recognisably
-   * stale). A survivor that cannot be moved is dropped in turn.
-   */
-  /**
    * {@link #repair}, or null after a pause when the MDS refuses to go below the file's min: the
    * failed CS may be back by then (a restart), or replication restores min and bumps the version.
    * Such waits do not count as repairs: writes below min wait, they do not fail.
@@ -141,8 +138,11 @@ final class ChunkIo {
     }
   }
 
-  private static final long BELOW_MIN_PAUSE_MS = 500;
-
+  /**
+   * Drops the failed CS: the MDS records the shorter chain at version+1, then every survivor is
+   * moved to that version before data is sent again (so the dropped replica is recognisably
+   * stale). A survivor that cannot be moved is dropped in turn.
+   */
   private ChunkInfo repair(ChunkInfo c, long chunkSize, long failed, String why) throws PcsException {
     while (true) {
       LOG.warn("chunk={} version={} dropping cs={} from chain {}: {}", c.getChunkId(), c.getVersion(), failed,

@@ -12,8 +12,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * Per-file write leases: leader soft state, never logged. A new leader does not know what the old
  * one granted, so for one lease period after taking over it only renews (a holder renews well
  * within the period) and grants no lease on a file it has not heard of, except on files created in
- * its own term (inode numbers from {@link #newInodesFrom}): no earlier leader can have granted
- * a lease on a file it never saw created, so creating a file and writing it is not held up.
+ * its own term (the caller passes the term's first inode number to {@link #handle}): no earlier
+ * leader can have granted a lease on a file it never saw created, so creating a file and writing
+ * it is not held up.
  */
 public final class LeaseTable {
   /** holds: copies of the file's chunks under way (the replicator's hold only). */
@@ -26,8 +27,6 @@ public final class LeaseTable {
   private final Duration period;
   private final Map<Long, Lease> leases = new ConcurrentHashMap<>();
   private volatile long leaderSince = System.nanoTime();
-  /** Inodes numbered from here on were created in this leader's term (MAX: not known yet). */
-  private volatile long firstNewIno = Long.MAX_VALUE;
 
   public LeaseTable(Duration period) {
     this.period = period;
@@ -36,19 +35,6 @@ public final class LeaseTable {
   public void becameLeader() {
     leases.clear();
     leaderSince = System.nanoTime();
-    firstNewIno = Long.MAX_VALUE;
-  }
-
-  /**
-   * The next inode number once every entry of earlier terms is applied (the caller checks): from
-   * it on, files are this term's own.
-   */
-  public void newInodesFrom(long ino) {
-    firstNewIno = ino;
-  }
-
-  public boolean knowsNewInodes() {
-    return firstNewIno != Long.MAX_VALUE;
   }
 
   /** The holder the leader uses while it copies a file's chunk: clients wait, they are not refused. */
@@ -95,8 +81,11 @@ public final class LeaseTable {
         .map(Lease::holder).distinct().count();
   }
 
-  /** Grants, renews or releases; returns the lease time in ms. */
-  public long handle(LeaseRequest q, long now) throws PcsException {
+  /**
+   * Grants, renews or releases; returns the lease time in ms. firstNewIno: inodes from this number
+   * on were created in this leader's term (-1: not known yet, all files wait out the grace).
+   */
+  public long handle(LeaseRequest q, long now, long firstNewIno) throws PcsException {
     if (q.getClientId().isEmpty()) {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "a lease needs a client id");
     }
@@ -106,7 +95,7 @@ public final class LeaseTable {
       return 0;
     }
     boolean[] granted = {false};
-    boolean inGrace = now - leaderSince < period.toNanos() && ino < firstNewIno;
+    boolean inGrace = now - leaderSince < period.toNanos() && (firstNewIno < 0 || ino < firstNewIno);
     leases.compute(ino, (k, l) -> {
       boolean free = l == null || l.expiresNanos() < now;
       boolean mine = l != null && l.holder().equals(q.getClientId());

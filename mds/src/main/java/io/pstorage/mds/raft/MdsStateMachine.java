@@ -4,7 +4,9 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import io.pstorage.common.PcsException;
 import io.pstorage.mds.namespace.Namespace;
 import io.pstorage.mds.store.Column;
+import io.pstorage.mds.store.Counters;
 import io.pstorage.mds.store.Keys;
+import io.pstorage.mds.store.KvReader;
 import io.pstorage.mds.store.MetaStore;
 import io.pstorage.mds.store.Txn;
 import io.pstorage.proto.MdsLogEntry;
@@ -184,10 +186,9 @@ public final class MdsStateMachine extends BaseStateMachine {
     return s.term() == term ? s.nextIno() : -1;
   }
 
-  private void noteTerm(long term, io.pstorage.mds.store.KvReader r) {
+  private void noteTerm(long term, KvReader r) {
     if (termStart.term() != term) {
-      termStart = new TermStart(term, io.pstorage.mds.store.Counters.get(r, io.pstorage.mds.store.Counters.NEXT_INO,
-          Namespace.ROOT + 1));
+      termStart = new TermStart(term, Counters.get(r, Counters.NEXT_INO, Namespace.ROOT + 1));
     }
   }
 

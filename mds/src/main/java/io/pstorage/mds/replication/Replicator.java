@@ -39,8 +39,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Leader duty: restores every chunk to its norm. A replica counts as good when its CS is not
- * offline, its disk has not failed, and it is not releasing (rm-cs); chunks with the fewest good replicas go first. A healthy CS
- * of a failure domain the chunk does not use yet pulls a copy from a good replica (checksums
+ * offline, its disk has not failed, and it is not releasing (rm-cs); chunks with the fewest good
+ * replicas go first. A healthy CS of a failure domain the chunk does not use yet pulls a copy from a good replica (checksums
  * checked on both ends), then the chunk's replica list and version change in one log entry:
  * dropped replicas become orphans that their CS delete, and a CS returning with an old replica
  * finds it deleted, never read.
@@ -70,10 +70,14 @@ public final class Replicator {
   private final CsLiveness liveness;
   private final LeaseTable leases;
   private final ChunkChannels channels;
-  /** Copies under way: chunk id → inode (whose hold against writers they keep renewed). */
-  private final Map<Long, Long> inFlight = new ConcurrentHashMap<>();
-  /** Copies under way: chunk id → the CS receiving it (not yet in the chunk's list). */
-  private final Map<Long, Long> targets = new ConcurrentHashMap<>();
+  /**
+   * A change under way to a chunk: its file (whose hold against writers is kept renewed) and the
+   * CS receiving a copy (not yet in the chunk's list; 0 when replicas are only dropped).
+   */
+  private record InFlight(long ino, long target) {}
+
+  /** Changes under way, by chunk id. */
+  private final Map<Long, InFlight> inFlight = new ConcurrentHashMap<>();
   /** Replicas that failed a checksum (scrub or read), by chunk: CS id → version found bad. */
   private final Map<Long, Map<Long, Long>> bad = new ConcurrentHashMap<>();
   private final AtomicLong replicated = new AtomicLong();
@@ -131,7 +135,8 @@ public final class Replicator {
 
   /** Whether the CS is receiving a copy of the chunk right now (its replica must not be reconciled away). */
   public boolean copyingTo(long chunkId, long csId) {
-    return targets.getOrDefault(chunkId, 0L) == csId;
+    InFlight f = inFlight.get(chunkId);
+    return f != null && f.target() == csId;
   }
 
   public void becameLeader() {
@@ -179,7 +184,7 @@ public final class Replicator {
     }
     dirty = false;
     lastIdleScan = now;
-    inFlight.values().forEach(ino -> leases.renewReplication(ino, now)); // a paced copy may outlast one hold
+    inFlight.values().forEach(f -> leases.renewReplication(f.ino(), now)); // a paced copy may outlast one hold
     Map<Long, CsInfo> cs = new HashMap<>();
     for (CsInfo c : sm.readLocal(CsRegistry::all)) {
       cs.put(c.getCsId(), c);
@@ -341,8 +346,7 @@ public final class Replicator {
     // the MDS refuses until replication restores min (waiting for its lease would deadlock), and a
     // write it has not had acknowledged is sent again to the new chain once the version bump
     // makes its repair stale.
-    inFlight.put(c.getChunkId(), c.getIno());
-    targets.put(c.getChunkId(), target.getCsId());
+    inFlight.put(c.getChunkId(), new InFlight(c.getIno(), target.getCsId()));
     liveness.reserve(target.getCsId(), w.attrs().getChunkSize());
     // the source: a good replica whose CS is active (an inactive one may not answer); else any readable one
     long source = w.good().stream().filter(id -> liveness.state(id, now) == CsState.ACTIVE).findFirst()
@@ -385,7 +389,7 @@ public final class Replicator {
     if (!leases.holdForReplication(c.getIno(), System.nanoTime())) {
       return;
     }
-    inFlight.put(c.getChunkId(), c.getIno());
+    inFlight.put(c.getChunkId(), new InFlight(c.getIno(), 0));
     LOG.info("dropping replicas chunk={} version={} keep={} of={}", c.getChunkId(), c.getVersion(), w.good(),
         c.getReplicasList());
     commit(c, w.good(), w.attrs().getChunkSize(), cs, 0);
@@ -427,7 +431,6 @@ public final class Replicator {
       LOG.warn("replication chunk={} version={}: {}", c.getChunkId(), c.getVersion(), error);
     }
     leases.releaseReplication(c.getIno());
-    targets.remove(c.getChunkId());
     inFlight.remove(c.getChunkId());
   }
 }

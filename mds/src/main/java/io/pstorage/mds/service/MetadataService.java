@@ -103,15 +103,7 @@ public final class MetadataService {
         return CompletableFuture.completedFuture(notLeader());
       }
       if (op == MdsRequest.OpCase.LEASE) {
-        if (!leases.knowsNewInodes()) {
-          long first = sm.firstInoOfTerm(raft.currentTerm());
-          if (first >= 0) {
-            leases.newInodesFrom(first);
-            LOG.info("leases term={} files from ino={} are this term's own: leased without waiting",
-                raft.currentTerm(), first);
-          }
-        }
-        long ms = leases.handle(q.getLease(), System.nanoTime());
+        long ms = leases.handle(q.getLease(), System.nanoTime(), sm.firstInoOfTerm(raft.currentTerm()));
         return CompletableFuture.completedFuture(MdsResponse.newBuilder().setStatus(StatusCode.OK).setCount(ms).build());
       }
       switch (op) {
@@ -172,10 +164,6 @@ public final class MetadataService {
   }
 
   /**
-   * A client repairing a chain after a write error may only drop replicas, and must keep the
-   * file's `min`; re-replication (which adds replicas) is the leader's own business.
-   */
-  /**
    * Local reads that decide a mutation must see every entry of earlier terms: a new leader may
    * not have applied the old leader's last entries yet (a file created just before the failover
    * would look missing). Once an entry of this term is applied, all earlier ones are.
@@ -186,6 +174,10 @@ public final class MetadataService {
     }
   }
 
+  /**
+   * A client repairing a chain after a write error may only drop replicas, and must keep the
+   * file's `min`; re-replication (which adds replicas) is the leader's own business.
+   */
   private void checkChainRepair(UpdateChunkRequest u) throws PcsException {
     record View(ChunkInfo chunk, int min) {}
     View v = sm.readLocal(r -> {
@@ -375,7 +367,6 @@ public final class MetadataService {
           }
         });
   }
-
 
   private static CompletableFuture<CsHeartbeatReply> done(CsHeartbeatReply.Builder r) {
     return CompletableFuture.completedFuture(r.build());

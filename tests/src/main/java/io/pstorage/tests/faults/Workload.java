@@ -4,7 +4,6 @@ import io.pstorage.client.PcsClient;
 import io.pstorage.client.PcsFile;
 import io.pstorage.common.PcsException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Random;
@@ -174,9 +173,5 @@ public final class Workload implements AutoCloseable {
     if (running) {
       stop();
     }
-  }
-
-  static String firstFew(List<String> errors) {
-    return Arrays.toString(errors.stream().limit(5).toArray()) + (errors.size() > 5 ? " and " + (errors.size() - 5) + " more" : "");
   }
 }
