@@ -142,6 +142,46 @@ class BadInputTest {
     }
   }
 
+  /**
+   * More records than one entry drops (256) expire over several entries, each pass starting where
+   * the last one stopped, and every one of them goes: a retry of the first and of the last call is
+   * applied again.
+   */
+  @Test
+  void retryResultsExpireInBatchesUntilNoneIsLeft() throws Exception {
+    try (MiniMdsCluster c = new MiniMdsCluster(dir, "batches", 3, cfg -> cfg.retryKeep = Duration.ofSeconds(1))
+        .start()) {
+      c.awaitLeader(Duration.ofSeconds(30));
+      MdsClient m = c.client();
+      long d = m.mkdir(MdsClient.ROOT, "many", 0755).getIno();
+      int leader = c.awaitLeader(Duration.ofSeconds(5));
+      ManagedChannel ch = TestCredentials.install(c.clusterName()).channel(c.clientAddress(leader)).build();
+      try {
+        var stub = MdsServiceGrpc.newBlockingStub(ch);
+        int calls = 600;
+        java.util.function.IntFunction<MdsRequest> create = i -> MdsRequest.newBuilder()
+            .setHeader(RequestHeader.newBuilder().setCluster("batches")
+                .setClientId(ByteString.copyFromUtf8("0123456789abcdef")).setCallSeq(i + 1))
+            .setCreate(CreateRequest.newBuilder().setParent(d).setName("f" + i).setMode(0644).setExclusive(true))
+            .build();
+        for (int i = 0; i < calls; i++) {
+          assertEquals(StatusCode.OK, stub.execute(create.apply(i)).getStatus());
+        }
+        assertEquals(StatusCode.OK, stub.execute(create.apply(calls - 1)).getStatus(), "within the window");
+        Thread.sleep(2500);
+        for (int i = 0; i < 4; i++) {
+          m.mkdir(d, "later" + i, 0755); // each entry drops at most 256 old records
+        }
+        for (int i : new int[] {0, calls / 2, calls - 1}) {
+          assertEquals(StatusCode.ALREADY_EXISTS, stub.execute(create.apply(i)).getStatus(),
+              "the record of call " + (i + 1) + " is gone: the call is applied again");
+        }
+      } finally {
+        ch.shutdownNow();
+      }
+    }
+  }
+
   @Test
   void noQuorumIsAClearErrorNotAHang() throws Exception {
     try (MiniMdsCluster c = new MiniMdsCluster(dir, "nq", 3, cfg -> {}).start()) {

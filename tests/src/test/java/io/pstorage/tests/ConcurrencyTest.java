@@ -115,4 +115,40 @@ class ConcurrencyTest {
       assertEquals(threads * ops / 8, keepers.size(), 0.4 * threads * ops / 8);
     }
   }
+
+  /**
+   * A mount shares one client, and so one stream to the leader, among all its threads; replies
+   * come back in any order. Every thread must get the answer to its own request.
+   */
+  @Test
+  void threadsSharingOneClientEachGetTheirOwnAnswers() throws Exception {
+    try (MiniMdsCluster c = new MiniMdsCluster(dir, "shared", 3, cfg -> {}).start()) {
+      c.awaitLeader(Duration.ofSeconds(30));
+      MdsClient m = c.client();
+      long d = m.mkdir(MdsClient.ROOT, "shared", 0755).getIno();
+      int threads = 24, files = 40;
+      ExecutorService pool = Executors.newFixedThreadPool(threads);
+      List<Future<?>> results = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        final int id = t;
+        results.add(pool.submit(() -> {
+          for (int i = 0; i < files; i++) {
+            String name = "t" + id + "-" + i;
+            int mode = 0600 | (id % 8) << 3 | (i % 8);
+            InodeAttr created = m.create(d, name, mode, true);
+            assertEquals(mode, created.getMode() & 0777, "create answered " + name);
+            InodeAttr found = m.lookup(d, name);
+            assertEquals(created.getIno(), found.getIno(), "lookup answered " + name);
+            assertEquals(mode, m.getattr(created.getIno()).getMode() & 0777, "getattr answered " + name);
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : results) {
+        f.get();
+      }
+      pool.shutdown();
+      assertEquals(threads * files, m.readdirAll(d).size());
+    }
+  }
 }

@@ -32,6 +32,7 @@ public final class MdsClient implements AutoCloseable {
   private final String cluster;
   private final List<String> addresses;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final Map<String, MdsSession> sessions = new ConcurrentHashMap<>();
   private final ByteString clientId;
   private final AtomicLong callSeq = new AtomicLong();
   private final Duration deadline;
@@ -81,7 +82,7 @@ public final class MdsClient implements AutoCloseable {
       h.setClientId(clientId).setCallSeq(callSeq.incrementAndGet());
     }
     MdsRequest req = q.setHeader(h).build();
-    return invoke(stub -> stub.execute(req), MdsResponse::getStatus, MdsResponse::getLeaderHint,
+    return invoke(to -> session(to).call(req, attemptTimeout), MdsResponse::getStatus, MdsResponse::getLeaderHint,
         MdsResponse::getMessage);
   }
 
@@ -89,7 +90,7 @@ public final class MdsClient implements AutoCloseable {
    * The retry loop shared by every RPC: follow NOT_LEADER hints at once, back off and rotate
    * through the MDS list on UNAVAILABLE or a transport failure, give up at the deadline.
    */
-  private <R> R invoke(Function<MdsServiceGrpc.MdsServiceBlockingStub, R> rpc, Function<R, StatusCode> status,
+  private <R> R invoke(Function<String, R> rpc, Function<R, StatusCode> status,
       Function<R, String> hint, Function<R, String> message) throws PcsException {
     long start = System.nanoTime();
     long end = start + deadline.toNanos();
@@ -102,8 +103,7 @@ public final class MdsClient implements AutoCloseable {
       String to = target;
       R r = null;
       try {
-        r = rpc.apply(MdsServiceGrpc.newBlockingStub(channel(to))
-            .withDeadlineAfter(attemptTimeout.toMillis(), TimeUnit.MILLISECONDS));
+        r = rpc.apply(to);
       } catch (StatusRuntimeException e) {
         if (!retryable(e.getStatus())) {
           throw new PcsException(StatusCode.IO_ERROR, "MDS " + to + " failed: " + e.getStatus(), e);
@@ -166,6 +166,11 @@ public final class MdsClient implements AutoCloseable {
 
   private ManagedChannel channel(String address) {
     return channels.computeIfAbsent(address, a -> tls.channel(a).build());
+  }
+
+  /** The open stream to address; a broken one (MDS restarted, connection lost) is replaced. */
+  private MdsSession session(String address) {
+    return sessions.compute(address, (a, s) -> s == null || s.isBroken() ? new MdsSession(channel(a)) : s);
   }
 
   private static void sleep(long ms) throws PcsException {
@@ -314,7 +319,8 @@ public final class MdsClient implements AutoCloseable {
   /** One heartbeat to the leader, retried like any call until it is recorded. */
   public CsHeartbeatReply heartbeat(CsHeartbeat.Builder hb) throws PcsException {
     CsHeartbeat msg = hb.setHeader(RequestHeader.newBuilder().setCluster(cluster)).build();
-    return invoke(stub -> stub.heartbeat(msg), CsHeartbeatReply::getStatus, CsHeartbeatReply::getLeaderHint,
+    return invoke(to -> MdsServiceGrpc.newBlockingStub(channel(to))
+        .withDeadlineAfter(attemptTimeout.toMillis(), TimeUnit.MILLISECONDS).heartbeat(msg), CsHeartbeatReply::getStatus, CsHeartbeatReply::getLeaderHint,
         CsHeartbeatReply::getMessage);
   }
 
@@ -336,6 +342,8 @@ public final class MdsClient implements AutoCloseable {
 
   @Override
   public void close() {
+    sessions.values().forEach(MdsSession::close);
+    sessions.clear();
     for (ManagedChannel c : channels.values()) {
       c.shutdownNow();
     }

@@ -39,8 +39,8 @@ public final class MdsBench {
     if (warmup < 0) {
       warmup = total;
     }
-    System.out.printf("%-6s %-8s %-8s %10s %9s %9s %9s%n", "MDS", "clients", "op", "ops/s", "p50 ms", "p99 ms",
-        "max ms");
+    System.out.printf("%-6s %-8s %-8s %10s %9s %9s %9s %12s %12s%n", "MDS", "clients", "op", "ops/s", "p50 ms",
+        "p99 ms", "max ms", "mds cpu us", "client cpu us");
     for (int g : groups) {
       Path base = Files.createTempDirectory("pstorage-mds-bench-");
       final int entries = inflight;
@@ -80,8 +80,25 @@ public final class MdsBench {
     for (int i = 0; i < clients; i++) {
       cs.add(cluster.client(Duration.ofSeconds(60)));
     }
+    // Connect every client (TLS handshake, leader discovery) before measuring: a mount keeps its
+    // connection for its lifetime, so 64 handshakes at the start of the first phase are not part
+    // of any operation's steady-state cost (they once made up most of the create tail here).
+    List<Thread> connecting = new ArrayList<>();
+    for (MdsClient m : cs) {
+      connecting.add(Thread.ofVirtual().start(() -> {
+        try {
+          m.getattr(dir);
+        } catch (Exception e) {
+          throw new IllegalStateException("client could not reach the group", e);
+        }
+      }));
+    }
+    for (Thread t : connecting) {
+      t.join();
+    }
     for (String op : OPS) {
       long[][] lat = new long[clients][perClient];
+      var failure = new java.util.concurrent.atomic.AtomicReference<IllegalStateException>();
       CyclicBarrier start = new CyclicBarrier(clients + 1);
       List<Thread> threads = new ArrayList<>();
       for (int t = 0; t < clients; t++) {
@@ -103,23 +120,46 @@ public final class MdsBench {
               lat[id][i] = System.nanoTime() - t0;
             }
           } catch (Exception e) {
-            throw new IllegalStateException(op + " failed", e);
+            failure.compareAndSet(null, new IllegalStateException(op + " failed", e));
           }
         }));
       }
       start.await();
+      long mdsCpu0 = mdsCpuNanos(cluster), clientCpu0 = cpuNanos(ProcessHandle.current().pid());
+      System.err.printf("phase %s %s start_ms=%d%n", dirName, op, System.currentTimeMillis()); // for profilers
       long t0 = System.nanoTime();
       for (Thread t : threads) {
         t.join();
       }
+      if (failure.get() != null) {
+        throw failure.get(); // an unfinished client would leave zero latencies in the figures
+      }
       double secs = (System.nanoTime() - t0) / 1e9;
+      double mdsCpuPerOp = (mdsCpuNanos(cluster) - mdsCpu0) / 1e3 / (clients * perClient);
+      double clientCpuPerOp = (cpuNanos(ProcessHandle.current().pid()) - clientCpu0) / 1e3 / (clients * perClient);
       long[] all = Arrays.stream(lat).flatMapToLong(Arrays::stream).sorted().toArray();
       if (print) {
-        System.out.printf(Locale.ROOT, "%-6d %-8d %-8s %10.0f %9.2f %9.2f %9.2f%n", group, clients, op,
-            all.length / secs, pct(all, 0.50), pct(all, 0.99), all[all.length - 1] / 1e6);
+        System.out.printf(Locale.ROOT, "%-6d %-8d %-8s %10.0f %9.2f %9.2f %9.2f %12.0f %12.0f%n", group, clients, op,
+            all.length / secs, pct(all, 0.50), pct(all, 0.99), all[all.length - 1] / 1e6, mdsCpuPerOp, clientCpuPerOp);
       }
     }
     cs.forEach(MdsClient::close);
+  }
+
+  /** CPU time (user + system) of the group's MDS processes, from /proc. */
+  private static long mdsCpuNanos(MdsProcessCluster cluster) throws java.io.IOException {
+    long sum = 0;
+    for (int i = 0; i < cluster.size(); i++) {
+      sum += cpuNanos(cluster.pid(i));
+    }
+    return sum;
+  }
+
+  private static long cpuNanos(long pid) throws java.io.IOException {
+    String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    // fields 14 and 15 of proc(5) (utime, stime), counted from the state field (3) here
+    return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10_000_000L; // clock ticks of 10 ms
   }
 
   private static double pct(long[] sorted, double p) {
