@@ -5,17 +5,26 @@
 # side-by-side table with the ratios the issue sets as targets.
 #   deploy/bench-data.sh [--size BYTES] [--seconds N] [--replicas 1,2,3] [--dir DIR]
 #                        [--seq-inflight 1,4] [--warmup-size BYTES] [--no-fio]
+#                        [--tests seqwrite,seqread,randread,randwrite,sync]
+# --tests runs a subset (e.g. --tests randread), on our side and fio's (default: all).
 # Results: run/bench-data-results/ (ours.txt, ours.tsv, fio.txt, fio.txt.raw/, compare.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-fio=1 size=2147483648 seconds=10 dir=run/bench-data args=()
+fio=1 size=2147483648 seconds=10 dir=run/bench-data args=() skip="seqwrite meta"
 while [ $# -gt 0 ]; do
   case $1 in
     --no-fio) fio=0; shift ;;
     --size) size=$2; args+=("$1" "$2"); shift 2 ;;
     --seconds) seconds=$2; args+=("$1" "$2"); shift 2 ;;
     --dir) dir=$2; args+=("$1" "$2"); shift 2 ;;
+    --tests)
+      # fio's tests for ours; seqwrite+fs only lays out the file, which fio-suite does anyway.
+      skip="seqwrite seqwrite+fs meta"
+      for t in seqwrite:seqwrite-dio seqread:seqread randread:randread randwrite:randwrite sync:syncwrite; do
+        case ",$2," in *",${t%%:*},"*) ;; *) skip="$skip ${t#*:}" ;; esac
+      done
+      args+=("$1" "$2"); shift 2 ;;
     *) args+=("$1" "$2"); shift 2 ;;
   esac
 done
@@ -29,7 +38,7 @@ if [ "$fio" = 1 ]; then
   # A plain directory next to the chunk servers' data (same file system); the same sizes as ours.
   raw=$(dirname "$dir")/bench-fio-raw
   mkdir -p "$raw"
-  SEQ_SIZE=$((size >> 20))M RUNTIME=$seconds SKIP="seqwrite meta" LABEL="raw disk under $raw" \
+  SEQ_SIZE=$((size >> 20))M RUNTIME=$seconds SKIP="$skip" LABEL="raw disk under $raw" \
     "$suite" "$raw" "$out/fio.txt"
   rmdir "$raw" 2>/dev/null || true
   python3 "$root/deploy/bench-data-compare.py" "$out/ours.tsv" "$out/fio.txt" | tee "$out/compare.md"

@@ -57,7 +57,8 @@ public final class CsServer implements AutoCloseable {
     });
     DataService data = new DataService(cfg.cluster, store, peers, io);
     InetSocketAddress bind = new InetSocketAddress(cfg.address.host(), cfg.address.port());
-    grpc = tls.server(bind).executor(io).addService(new ChunkGrpcService(data))
+    // Direct: handlers run on the event loop and hand blocking work to io themselves (ChunkGrpcService).
+    grpc = tls.server(bind).directExecutor().addService(new ChunkGrpcService(data, io))
         .maxInboundMessageSize(ChunkChannels.MAX_MESSAGE).flowControlWindow(ChunkChannels.WINDOW)
         .withChildOption(ChannelOption.TCP_NODELAY, true)
         .maxConcurrentCallsPerConnection(cfg.maxCallsPerConnection).build();

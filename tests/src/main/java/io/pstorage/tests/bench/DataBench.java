@@ -24,7 +24,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * Run with deploy/bench-data.sh; options: --size BYTES (sequential file, default 2 GiB),
  * --seconds N (random phases), --replicas 1,2,3, --dir DIR, --seq-inflight 1,4 (sequential
  * writes in flight; one row each), --warmup-size BYTES (0: none), --tsv FILE (the rows, tab-separated,
- * for deploy/bench-data-compare.py).
+ * for deploy/bench-data-compare.py), --tests LIST (a subset of seqwrite,seqread,randread,randwrite,sync,
+ * default all; without seqwrite the file the read tests use is written unmeasured first),
+ * --warmup-seconds N (random phases of the warm-up round, default 5 or --seconds if less; a subset
+ * of tests warms the JIT less, so give it longer).
  * An unmeasured warm-up round (replicas 3, so every chunk server runs head, middle and tail code)
  * comes first: until the JIT has compiled the hot paths of all four JVMs they run several times
  * slower (a cold 4 KiB gRPC call costs ~5x the CPU of a warm one).
@@ -38,15 +41,20 @@ public final class DataBench {
   private DataCluster cluster;
   private boolean dropped = true;
   private boolean measuring = true;
+  private List<String> tests = ALL_TESTS;
+
+  private static final List<String> ALL_TESTS = List.of("seqwrite", "seqread", "randread", "randwrite", "sync");
 
   public static void main(String[] args) throws Exception {
     long size = 2L << 30;
     int seconds = 10;
     List<Integer> seqInflight = List.of(1, 4);
     long warmup = 1L << 30;
+    int warmupSeconds = -1;
     Path tsv = null;
     List<Integer> replicas = List.of(1, 2, 3);
     Path dir = Path.of("run/bench-data");
+    List<String> tests = ALL_TESTS;
     for (int i = 0; i < args.length; i += 2) {
       switch (args[i]) {
         case "--size" -> size = Long.parseLong(args[i + 1]);
@@ -55,12 +63,18 @@ public final class DataBench {
         case "--dir" -> dir = Path.of(args[i + 1]);
         case "--seq-inflight" -> seqInflight = Arrays.stream(args[i + 1].split(",")).map(Integer::valueOf).toList();
         case "--warmup-size" -> warmup = Long.parseLong(args[i + 1]);
+        case "--warmup-seconds" -> warmupSeconds = Integer.parseInt(args[i + 1]);
         case "--tsv" -> tsv = Path.of(args[i + 1]);
+        case "--tests" -> tests = List.of(args[i + 1].split(","));
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
+    if (!ALL_TESTS.containsAll(tests)) {
+      throw new IllegalArgumentException("--tests takes a subset of " + String.join(",", ALL_TESTS));
+    }
     DataBench b = new DataBench();
-    b.run(dir, size, seconds, seqInflight, replicas, warmup);
+    b.tests = tests;
+    b.run(dir, size, seconds, seqInflight, replicas, warmup, warmupSeconds);
     if (tsv != null) {
       b.writeTsv(tsv);
     }
@@ -68,14 +82,14 @@ public final class DataBench {
   }
 
   private void run(Path dir, long size, int seconds, List<Integer> seqInflight, List<Integer> replicaCounts,
-      long warmup) throws Exception {
+      long warmup, int warmupSeconds) throws Exception {
     deleteTree(dir);
     Files.createDirectories(dir);
     cluster = new DataCluster(dir, "bench", 1, 3, true, m -> {}, cs -> cs.reserveBytes = 1L << 30).start();
     try {
       if (warmup > 0) {
         measuring = false;
-        round(3, Math.min(size, warmup), Math.min(seconds, 5), seqInflight);
+        round(3, Math.min(size, warmup), warmupSeconds < 0 ? Math.min(seconds, 5) : warmupSeconds, seqInflight);
         measuring = true;
       }
       for (int r : replicaCounts) {
@@ -92,25 +106,40 @@ public final class DataBench {
       m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setReplicasNorm(r).setReplicasMin(1).build(), false);
     }
     String name = "/seq-" + r;
-    for (int qd : seqInflight) {
-      seqWrite(r, name, size, qd);
-      if (qd != seqInflight.get(seqInflight.size() - 1)) {
-        try (PcsClient c = cluster.client()) {
-          c.namespace().unlink(MdsClient.ROOT, name.substring(1));
+    if (tests.contains("seqwrite")) {
+      for (int qd : seqInflight) {
+        seqWrite(r, name, size, qd, true);
+        if (qd != seqInflight.get(seqInflight.size() - 1)) {
+          try (PcsClient c = cluster.client()) {
+            c.namespace().unlink(MdsClient.ROOT, name.substring(1));
+          }
         }
       }
+    } else {
+      seqWrite(r, name, size, 8, false); // the file the other tests read and overwrite
     }
-    seqRead(r, name, size);
-    random(r, name, size, seconds, true);
-    random(r, name, size, seconds, false);
-    syncLatency(r);
+    if (tests.contains("seqread")) {
+      seqRead(r, name, size);
+    }
+    if (tests.contains("randwrite")) {
+      random(r, name, size, seconds, true);
+    }
+    if (tests.contains("randread")) {
+      random(r, name, size, seconds, false);
+    }
+    if (tests.contains("sync")) {
+      syncLatency(r);
+    }
     try (PcsClient c = cluster.client()) {
       c.namespace().unlink(MdsClient.ROOT, name.substring(1));
-      c.namespace().unlink(MdsClient.ROOT, "sync-" + r);
+      if (tests.contains("sync")) {
+        c.namespace().unlink(MdsClient.ROOT, "sync-" + r);
+      }
     }
   }
 
-  private void seqWrite(int r, String name, long size, int inflight) throws Exception {
+  /** Writes the file with inflight writers; a row only when measured (else it only lays the file out). */
+  private void seqWrite(int r, String name, long size, int inflight, boolean row) throws Exception {
     try (PcsClient c = cluster.client(); PcsFile f = c.create(name, 0644, true)) {
       byte[] buf = new byte[MIB];
       new Random(r).nextBytes(buf);
@@ -125,7 +154,9 @@ public final class DataBench {
       f.fsync();
       double s = (System.nanoTime() - t0) / 1e9;
       double mibps = size / (double) MIB / s;
-      add(r, "seq write 1M (qd" + inflight + ")", mibps, "MiB/s", "", cpu.stop(s), mibps);
+      if (row) {
+        add(r, "seq write 1M (qd" + inflight + ")", mibps, "MiB/s", "", cpu.stop(s), mibps);
+      }
     }
   }
 
@@ -152,6 +183,9 @@ public final class DataBench {
     }
     try (PcsClient c = cluster.client(); PcsFile f = c.open(name)) {
       long blocks = size / 4096;
+      // When it starts (UTC), for matching a profile taken meanwhile (JFR) to this phase.
+      System.err.printf(Locale.ROOT, "%sreplicas=%d rand %s 4k qd16: %d s from %s%n", measuring ? "" : "(warm-up) ", r,
+          write ? "write" : "read", seconds, java.time.Instant.now());
       long end = System.nanoTime() + seconds * 1_000_000_000L;
       List<long[]> lat = new ArrayList<>();
       Cpu cpu = Cpu.start(cluster);
