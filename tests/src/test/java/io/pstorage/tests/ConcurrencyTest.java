@@ -118,7 +118,9 @@ class ConcurrencyTest {
 
   /**
    * A mount shares one client, and so one stream to the leader, among all its threads; replies
-   * come back in any order. Every thread must get the answer to its own request.
+   * come back in any order. Every thread must get the answer to its own request, also when the
+   * leader dies mid-way: the broken stream fails the calls on it, and each is retried on the new
+   * leader with its call id (an exclusive create that had committed gets its first answer back).
    */
   @Test
   void threadsSharingOneClientEachGetTheirOwnAnswers() throws Exception {
@@ -126,7 +128,7 @@ class ConcurrencyTest {
       c.awaitLeader(Duration.ofSeconds(30));
       MdsClient m = c.client();
       long d = m.mkdir(MdsClient.ROOT, "shared", 0755).getIno();
-      int threads = 24, files = 40;
+      int threads = 24, files = 60;
       ExecutorService pool = Executors.newFixedThreadPool(threads);
       List<Future<?>> results = new ArrayList<>();
       for (int t = 0; t < threads; t++) {
@@ -144,6 +146,8 @@ class ConcurrencyTest {
           return null;
         }));
       }
+      Thread.sleep(300); // let the threads get going, then take the leader away under them
+      c.stop(c.awaitLeader(Duration.ofSeconds(5)));
       for (Future<?> f : results) {
         f.get();
       }

@@ -170,7 +170,9 @@ public final class MdsClient implements AutoCloseable {
 
   /** The open stream to address; a broken one (MDS restarted, connection lost) is replaced. */
   private MdsSession session(String address) {
-    return sessions.compute(address, (a, s) -> s == null || s.isBroken() ? new MdsSession(channel(a)) : s);
+    MdsSession s = sessions.get(address); // no lock on the common path: a mount's threads share this
+    return s != null && !s.isBroken() ? s
+        : sessions.compute(address, (a, old) -> old == null || old.isBroken() ? new MdsSession(channel(a)) : old);
   }
 
   private static void sleep(long ms) throws PcsException {
@@ -316,11 +318,18 @@ public final class MdsClient implements AutoCloseable {
     return call(MdsRequest.newBuilder().setRegisterCs(q)).getCs();
   }
 
+  /**
+   * A heartbeat attempt gives up sooner than other calls: one stuck on a leader that was cut off
+   * must reach the new leader before that leader counts this CS's silence as inactive or offline
+   * (it starts counting at its election).
+   */
+  private static final Duration HEARTBEAT_ATTEMPT = Duration.ofSeconds(2);
+
   /** One heartbeat to the leader, retried like any call until it is recorded. */
   public CsHeartbeatReply heartbeat(CsHeartbeat.Builder hb) throws PcsException {
     CsHeartbeat msg = hb.setHeader(RequestHeader.newBuilder().setCluster(cluster)).build();
     return invoke(to -> MdsServiceGrpc.newBlockingStub(channel(to))
-        .withDeadlineAfter(attemptTimeout.toMillis(), TimeUnit.MILLISECONDS).heartbeat(msg), CsHeartbeatReply::getStatus, CsHeartbeatReply::getLeaderHint,
+        .withDeadlineAfter(HEARTBEAT_ATTEMPT.toMillis(), TimeUnit.MILLISECONDS).heartbeat(msg), CsHeartbeatReply::getStatus, CsHeartbeatReply::getLeaderHint,
         CsHeartbeatReply::getMessage);
   }
 

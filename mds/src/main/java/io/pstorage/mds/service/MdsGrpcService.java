@@ -59,6 +59,9 @@ public final class MdsGrpcService extends MdsServiceGrpc.MdsServiceImplBase {
 
     Session(ServerCallStreamObserver<MdsReply> out) {
       this.out = out;
+      // With a handler set, onNext on a stream cancelled between our check and the call is a
+      // no-op instead of an exception.
+      out.setOnCancelHandler(() -> { });
     }
 
     @Override
