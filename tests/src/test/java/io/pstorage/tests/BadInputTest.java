@@ -81,8 +81,7 @@ class BadInputTest {
       }
 
       // raw requests: no operation, and operations only the MDS itself may log
-      int leader = c.awaitLeader(Duration.ofSeconds(5));
-      ManagedChannel ch = TestCredentials.install(c.clusterName()).channel(c.clientAddress(leader)).build();
+      ManagedChannel ch = leaderChannel(c);
       try {
         var stub = MdsServiceGrpc.newBlockingStub(ch);
         RequestHeader h = RequestHeader.newBuilder().setCluster("bad").build();
@@ -121,8 +120,7 @@ class BadInputTest {
       c.awaitLeader(Duration.ofSeconds(30));
       MdsClient m = c.client();
       m.mkdir(MdsClient.ROOT, "ready", 0755); // through the retrying client: the leader is now ready
-      int leader = c.awaitLeader(Duration.ofSeconds(5));
-      ManagedChannel ch = TestCredentials.install(c.clusterName()).channel(c.clientAddress(leader)).build();
+      ManagedChannel ch = leaderChannel(c);
       try {
         var stub = MdsServiceGrpc.newBlockingStub(ch);
         MdsRequest create = MdsRequest.newBuilder().setHeader(RequestHeader.newBuilder().setCluster("expire")
@@ -154,8 +152,7 @@ class BadInputTest {
       c.awaitLeader(Duration.ofSeconds(30));
       MdsClient m = c.client();
       long d = m.mkdir(MdsClient.ROOT, "many", 0755).getIno();
-      int leader = c.awaitLeader(Duration.ofSeconds(5));
-      ManagedChannel ch = TestCredentials.install(c.clusterName()).channel(c.clientAddress(leader)).build();
+      ManagedChannel ch = leaderChannel(c);
       try {
         var stub = MdsServiceGrpc.newBlockingStub(ch);
         int calls = 600;
@@ -198,5 +195,11 @@ class BadInputTest {
         assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(15).toNanos());
       }
     }
+  }
+
+  /** A plain gRPC channel to the current leader, for raw requests the retrying client would not send. */
+  private static ManagedChannel leaderChannel(MiniMdsCluster c) throws InterruptedException {
+    int leader = c.awaitLeader(Duration.ofSeconds(5));
+    return TestCredentials.install(c.clusterName()).channel(c.clientAddress(leader)).build();
   }
 }

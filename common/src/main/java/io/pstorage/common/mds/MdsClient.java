@@ -329,8 +329,8 @@ public final class MdsClient implements AutoCloseable {
   public CsHeartbeatReply heartbeat(CsHeartbeat.Builder hb) throws PcsException {
     CsHeartbeat msg = hb.setHeader(RequestHeader.newBuilder().setCluster(cluster)).build();
     return invoke(to -> MdsServiceGrpc.newBlockingStub(channel(to))
-        .withDeadlineAfter(HEARTBEAT_ATTEMPT.toMillis(), TimeUnit.MILLISECONDS).heartbeat(msg), CsHeartbeatReply::getStatus, CsHeartbeatReply::getLeaderHint,
-        CsHeartbeatReply::getMessage);
+            .withDeadlineAfter(HEARTBEAT_ATTEMPT.toMillis(), TimeUnit.MILLISECONDS).heartbeat(msg),
+        CsHeartbeatReply::getStatus, CsHeartbeatReply::getLeaderHint, CsHeartbeatReply::getMessage);
   }
 
   public List<Event> events(long afterSeq, int limit) throws PcsException {

@@ -37,6 +37,11 @@ public final class LeaseTable {
     leaderSince = System.nanoTime();
   }
 
+  /** The first lease period of this leader: leases the old leader granted may still be in use. */
+  private boolean inGrace(long now) {
+    return now - leaderSince < period.toNanos();
+  }
+
   /** The holder the leader uses while it copies a file's chunk: clients wait, they are not refused. */
   public static final ByteString REPLICATOR = ByteString.copyFromUtf8("mds-replicator");
 
@@ -45,7 +50,7 @@ public final class LeaseTable {
    * writes it. Counted: the file stays held until the last of its chunks' copies is released.
    */
   public boolean holdForReplication(long ino, long now) {
-    if (now - leaderSince < period.toNanos()) {
+    if (inGrace(now)) {
       // The old leader may have leased the file and its writer may still be writing: a copy made
       // now could miss its last writes and still be listed at the chunk's version (the fault
       // suite's leader partition produced such replicas). Wait out the grace like any writer.
@@ -101,7 +106,7 @@ public final class LeaseTable {
       return 0;
     }
     boolean[] granted = {false};
-    boolean inGrace = now - leaderSince < period.toNanos() && (firstNewIno < 0 || ino < firstNewIno);
+    boolean inGrace = inGrace(now) && (firstNewIno < 0 || ino < firstNewIno);
     leases.compute(ino, (k, l) -> {
       boolean free = l == null || l.expiresNanos() < now;
       boolean mine = l != null && l.holder().equals(q.getClientId());

@@ -317,7 +317,7 @@ public final class MdsStateMachine extends BaseStateMachine {
     }
     for (byte[] k : old) {
       t.delete(Column.META, k);
-      t.delete(Column.META, java.util.Arrays.copyOfRange(k, 9, k.length));
+      t.delete(Column.META, Arrays.copyOfRange(k, 9, k.length));
     }
     if (more) {
       expireFrom = Keys.concat(old.get(old.size() - 1), new byte[] {0}); // just after the last one dropped

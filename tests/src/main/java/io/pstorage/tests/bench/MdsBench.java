@@ -10,6 +10,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * Metadata benchmark: create, stat, rename and unlink rates and latencies for 1 and 64 concurrent
@@ -80,33 +84,20 @@ public final class MdsBench {
     for (int i = 0; i < clients; i++) {
       cs.add(cluster.client(Duration.ofSeconds(60)));
     }
-    // Connect every client (TLS handshake, leader discovery) before measuring: a mount keeps its
-    // connection for its lifetime, so 64 handshakes at the start of the first phase are not part
-    // of any operation's steady-state cost (they once made up most of the create tail here).
-    List<Thread> connecting = new ArrayList<>();
-    for (MdsClient m : cs) {
-      connecting.add(Thread.ofVirtual().start(() -> {
-        try {
-          m.getattr(dir);
-        } catch (Exception e) {
-          throw new IllegalStateException("client could not reach the group", e);
-        }
-      }));
-    }
-    for (Thread t : connecting) {
-      t.join();
-    }
-    for (String op : OPS) {
-      long[][] lat = new long[clients][perClient];
-      var failure = new java.util.concurrent.atomic.AtomicReference<IllegalStateException>();
-      CyclicBarrier start = new CyclicBarrier(clients + 1);
-      List<Thread> threads = new ArrayList<>();
-      for (int t = 0; t < clients; t++) {
-        final int id = t;
-        // Virtual threads: 64 waiting clients cost the shared 2 cores far less than 64 OS threads.
-        threads.add(Thread.ofVirtual().start(() -> {
-          MdsClient m = cs.get(id);
-          try {
+    // Virtual threads: 64 waiting clients cost the shared 2 cores far less than 64 OS threads.
+    try (ExecutorService clientThreads = Executors.newVirtualThreadPerTaskExecutor()) {
+      // Connect every client (TLS handshake, leader discovery) before measuring: a mount keeps its
+      // connection for its lifetime, so 64 handshakes at the start of the first phase are not part
+      // of any operation's steady-state cost (they once made up most of the create tail here).
+      awaitAll(cs.stream().map(m -> clientThreads.submit(() -> m.getattr(dir))).toList());
+      for (String op : OPS) {
+        long[][] lat = new long[clients][perClient];
+        CyclicBarrier start = new CyclicBarrier(clients + 1);
+        List<Future<?>> running = new ArrayList<>();
+        for (int t = 0; t < clients; t++) {
+          final int id = t;
+          running.add(clientThreads.submit(() -> {
+            MdsClient m = cs.get(id);
             start.await();
             for (int i = 0; i < perClient; i++) {
               String name = dirName + "-" + id + "-" + i;
@@ -119,31 +110,36 @@ public final class MdsBench {
               }
               lat[id][i] = System.nanoTime() - t0;
             }
-          } catch (Exception e) {
-            failure.compareAndSet(null, new IllegalStateException(op + " failed", e));
-          }
-        }));
-      }
-      start.await();
-      long mdsCpu0 = mdsCpuNanos(cluster), clientCpu0 = cpuNanos(ProcessHandle.current().pid());
-      System.err.printf("phase %s %s start_ms=%d%n", dirName, op, System.currentTimeMillis()); // for profilers
-      long t0 = System.nanoTime();
-      for (Thread t : threads) {
-        t.join();
-      }
-      if (failure.get() != null) {
-        throw failure.get(); // an unfinished client would leave zero latencies in the figures
-      }
-      double secs = (System.nanoTime() - t0) / 1e9;
-      double mdsCpuPerOp = (mdsCpuNanos(cluster) - mdsCpu0) / 1e3 / (clients * perClient);
-      double clientCpuPerOp = (cpuNanos(ProcessHandle.current().pid()) - clientCpu0) / 1e3 / (clients * perClient);
-      long[] all = Arrays.stream(lat).flatMapToLong(Arrays::stream).sorted().toArray();
-      if (print) {
-        System.out.printf(Locale.ROOT, "%-6d %-8d %-8s %10.0f %9.2f %9.2f %9.2f %12.0f %12.0f%n", group, clients, op,
-            all.length / secs, pct(all, 0.50), pct(all, 0.99), all[all.length - 1] / 1e6, mdsCpuPerOp, clientCpuPerOp);
+            return null;
+          }));
+        }
+        start.await();
+        long mdsCpu0 = mdsCpuNanos(cluster), clientCpu0 = cpuNanos(ProcessHandle.current().pid());
+        System.err.printf("phase %s %s start_ms=%d%n", dirName, op, System.currentTimeMillis()); // for profilers
+        long t0 = System.nanoTime();
+        awaitAll(running); // a failed client stops the run: its zero latencies must not reach the figures
+        double secs = (System.nanoTime() - t0) / 1e9;
+        double mdsCpuPerOp = (mdsCpuNanos(cluster) - mdsCpu0) / 1e3 / (clients * perClient);
+        double clientCpuPerOp = (cpuNanos(ProcessHandle.current().pid()) - clientCpu0) / 1e3 / (clients * perClient);
+        long[] all = Arrays.stream(lat).flatMapToLong(Arrays::stream).sorted().toArray();
+        if (print) {
+          System.out.printf(Locale.ROOT, "%-6d %-8d %-8s %10.0f %9.2f %9.2f %9.2f %12.0f %12.0f%n", group, clients, op,
+              all.length / secs, pct(all, 0.50), pct(all, 0.99), all[all.length - 1] / 1e6, mdsCpuPerOp, clientCpuPerOp);
+        }
       }
     }
     cs.forEach(MdsClient::close);
+  }
+
+  /** Waits for every task; the first failure is thrown. */
+  private static void awaitAll(List<? extends Future<?>> tasks) throws Exception {
+    for (Future<?> f : tasks) {
+      try {
+        f.get();
+      } catch (ExecutionException e) {
+        throw new IllegalStateException("a benchmark client failed", e.getCause());
+      }
+    }
   }
 
   /** CPU time (user + system) of the group's MDS processes, from /proc. */
