@@ -45,6 +45,13 @@ public final class CsConfig {
   public Duration scrubInterval = Duration.ofHours(24);
   /** Concurrent requests per connection; with the 1 MiB payload cap this bounds memory. */
   public int maxCallsPerConnection = 64;
+  /**
+   * Port of the read port (cs.proto) on the address's host; 0 = any free port. The CS tells the
+   * MDS the port it got each time it registers, so clients always learn the current one.
+   */
+  public int readPort;
+  /** Open connections of the read port at most (a thread each); more are refused and use gRPC. */
+  public int maxReadConnections = 256;
 
   public Path credentials() {
     return credentialsDir != null ? credentialsDir : io.pstorage.common.ConfigRoot.clusterDir(cluster);
@@ -59,8 +66,8 @@ public final class CsConfig {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "tier must be 0-3, not " + tier);
     }
     if (reserveBytes < 0 || limitBytes < 0 || ioThreads < 1 || maxCallsPerConnection < 1 || scrubBytesPerSecond < 1
-        || scrubInterval.isNegative()) {
-      throw new PcsException(StatusCode.INVALID_ARGUMENT, "reserve/limit must be >= 0, threads and calls >= 1");
+        || scrubInterval.isNegative() || readPort < 0 || readPort > 65535 || maxReadConnections < 1) {
+      throw new PcsException(StatusCode.INVALID_ARGUMENT, "reserve/limit must be >= 0, threads, calls and read connections >= 1, read.port 0-65535");
     }
     if (host == null || host.isEmpty()) {
       host = address.host();
@@ -94,6 +101,8 @@ public final class CsConfig {
     c.scrubBytesPerSecond = Long.parseLong(p.getProperty("scrub.bytes.per.second", "" + c.scrubBytesPerSecond));
     c.scrubInterval = Duration.ofSeconds(Long.parseLong(p.getProperty("scrub.interval.s", "" + c.scrubInterval.toSeconds())));
     c.maxCallsPerConnection = Integer.parseInt(p.getProperty("max.calls.per.connection", "" + c.maxCallsPerConnection));
+    c.readPort = Integer.parseInt(p.getProperty("read.port", "" + c.readPort));
+    c.maxReadConnections = Integer.parseInt(p.getProperty("max.read.connections", "" + c.maxReadConnections));
     return c.validate();
   }
 
@@ -118,6 +127,8 @@ public final class CsConfig {
     p.setProperty("scrub.bytes.per.second", "" + scrubBytesPerSecond);
     p.setProperty("scrub.interval.s", "" + scrubInterval.toSeconds());
     p.setProperty("max.calls.per.connection", "" + maxCallsPerConnection);
+    p.setProperty("read.port", "" + readPort);
+    p.setProperty("max.read.connections", "" + maxReadConnections);
     PropertiesFile.write(dataDir, FILE_NAME, p, "pstorage chunk server of cluster " + cluster);
   }
 }

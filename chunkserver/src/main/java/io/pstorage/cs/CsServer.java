@@ -12,6 +12,7 @@ import io.pstorage.cs.mds.MdsLink;
 import io.pstorage.cs.scrub.Scrubber;
 import io.pstorage.cs.service.ChunkGrpcService;
 import io.pstorage.cs.service.DataService;
+import io.pstorage.cs.service.ReadPortServer;
 import io.pstorage.cs.store.ChunkStore;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
@@ -34,6 +35,7 @@ public final class CsServer implements AutoCloseable {
   private ChunkChannels peers;
   private ExecutorService io;
   private Server grpc;
+  private ReadPortServer readPort;
   private MdsClient mds;
   private MdsLink link;
   private Scrubber scrubber;
@@ -68,21 +70,33 @@ public final class CsServer implements AutoCloseable {
       close();
       throw new PcsException(StatusCode.UNAVAILABLE, "cannot listen on " + cfg.address + ": " + e.getMessage(), e);
     }
+    try {
+      readPort = new ReadPortServer(tls, cfg.address.host(), cfg.readPort, cfg.maxReadConnections, data).start();
+    } catch (PcsException e) {
+      close();
+      throw e;
+    }
     mds = new MdsClient(cfg.cluster, mdsAddresses, Duration.ofSeconds(10), tls);
     scrubber = new Scrubber(cfg.cluster, store, data, cfg.scrubBytesPerSecond, cfg.scrubInterval).start();
-    link = new MdsLink(cfg, mds, store, data, scrubber);
+    link = new MdsLink(cfg, readPort.address().toString(), mds, store, data, scrubber);
     try {
       link.start();
     } catch (IOException e) {
       close();
       throw e;
     }
-    LOG.info("chunk server cs={} of cluster {} serving {} at {}", link.csId(), cfg.cluster, cfg.dataDir, cfg.address);
+    LOG.info("chunk server cs={} of cluster {} serving {} at {} read_port={}", link.csId(), cfg.cluster, cfg.dataDir, cfg.address,
+        readPort.address());
     return this;
   }
 
   public long csId() {
     return link.csId();
+  }
+
+  /** The read port (cs.proto), for tests and status. */
+  public ReadPortServer readPort() {
+    return readPort;
   }
 
   public CsConfig config() {
@@ -100,6 +114,9 @@ public final class CsServer implements AutoCloseable {
     }
     if (scrubber != null) {
       scrubber.close();
+    }
+    if (readPort != null) {
+      readPort.close();
     }
     if (grpc != null) {
       grpc.shutdownNow();

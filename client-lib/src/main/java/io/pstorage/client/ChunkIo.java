@@ -5,6 +5,7 @@ import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.StatusRuntimeException;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.cs.ChunkChannels;
+import io.pstorage.common.cs.ReadPortClient;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.proto.ChunkInfo;
 import io.pstorage.proto.ChunkReadReply;
@@ -41,14 +42,22 @@ final class ChunkIo {
   private final MdsClient mds;
   private final ChunkCache chunks;
   private final ChunkChannels channels;
+  private final ReadPortClient readPorts;
+  /** Read ports that failed to connect once: said once in the log, then only at debug level. */
+  private final Set<String> readPortWarned = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** Read ports that just failed, with the time (nanoTime) until which reads skip them. */
+  private final java.util.Map<String, Long> readPortAvoid = new java.util.concurrent.ConcurrentHashMap<>();
+  private static final long READ_PORT_RETRY_NANOS = 10_000_000_000L;
   private final Set<String> localHosts;
   private final AtomicInteger spread = new AtomicInteger();
 
-  ChunkIo(String cluster, MdsClient mds, ChunkCache chunks, ChunkChannels channels, Set<String> localHosts) {
+  ChunkIo(String cluster, MdsClient mds, ChunkCache chunks, ChunkChannels channels, ReadPortClient readPorts,
+      Set<String> localHosts) {
     this.cluster = cluster;
     this.mds = mds;
     this.chunks = chunks;
     this.channels = channels;
+    this.readPorts = readPorts;
     this.localHosts = localHosts;
   }
 
@@ -195,12 +204,15 @@ final class ChunkIo {
       boolean stale = false;
       for (int i : order(c)) {
         ChunkReadReply r;
+        ChunkReadRequest q = ChunkReadRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
+            .setVersion(c.getVersion()).setOffset(offset).setLength(len).build();
         try {
-          r = channels.blocking(c.getReplicaAddresses(i)).withDeadlineAfter(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-              .read(ChunkReadRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
-                  .setVersion(c.getVersion()).setOffset(offset).setLength(len).build());
+          r = readReplica(c, i, q);
         } catch (StatusRuntimeException e) {
           errors.append(" cs=").append(c.getReplicas(i)).append(": ").append(e.getStatus().getCode());
+          continue;
+        } catch (java.net.SocketTimeoutException e) {
+          errors.append(" cs=").append(c.getReplicas(i)).append(": no answer within ").append(READ_TIMEOUT_MS).append(" ms");
           continue;
         }
         if (r.getStatus() == StatusCode.OK) {
@@ -222,6 +234,37 @@ final class ChunkIo {
     }
     throw new PcsException(StatusCode.IO_ERROR, "chunk=" + c.getChunkId() + " version=" + c.getVersion()
         + ": no replica could be read:" + errors);
+  }
+
+  /**
+   * Replica i's answer: over its read port when the MDS named one (cs.proto; the cheaper path for
+   * small reads), else through gRPC. A port that cannot be reached (a firewall, a CS restarted on
+   * another port since the map was fetched, its connection cap) falls back to gRPC for this read
+   * and is left alone for the next 10 s.
+   * @throws java.net.SocketTimeoutException when the read port took the request but did not answer
+   */
+  private ChunkReadReply readReplica(ChunkInfo c, int i, ChunkReadRequest q) throws java.net.SocketTimeoutException {
+    String port = i < c.getReplicaReadAddressesCount() ? c.getReplicaReadAddresses(i) : "";
+    Long avoid = port.isEmpty() ? null : readPortAvoid.get(port);
+    if (avoid != null && System.nanoTime() - avoid < 0) {
+      port = ""; // failed moments ago: do not pay a failed connection (and the CS a refusal) per read
+    }
+    if (!port.isEmpty()) {
+      try {
+        return readPorts.read(port, q, (int) READ_TIMEOUT_MS);
+      } catch (java.net.SocketTimeoutException e) {
+        throw e;
+      } catch (java.io.IOException e) {
+        readPortAvoid.put(port, System.nanoTime() + READ_PORT_RETRY_NANOS);
+        if (readPortWarned.add(port)) {
+          LOG.warn("cs={} read port {} failed ({}); reading through gRPC at {} instead", c.getReplicas(i), port,
+              e.toString(), c.getReplicaAddresses(i));
+        } else {
+          LOG.debug("cs={} read port {} failed: {}", c.getReplicas(i), port, e.toString());
+        }
+      }
+    }
+    return channels.blocking(c.getReplicaAddresses(i)).withDeadlineAfter(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS).read(q);
   }
 
   /** Replica indexes, same host first, the rest rotated so that readers spread over replicas. */

@@ -4,6 +4,7 @@ import io.pstorage.common.BsList;
 import io.pstorage.common.ConfigRoot;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.cs.ChunkChannels;
+import io.pstorage.common.cs.ReadPortClient;
 import io.pstorage.common.security.ClusterTls;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.proto.FileType;
@@ -58,6 +59,7 @@ public final class PcsClient implements AutoCloseable {
   final Options options;
   private final ScheduledExecutorService renewer;
   private final ScheduledExecutorService session;
+  private final ReadPortClient readPorts;
   private final Map<Long, FileState> open = new ConcurrentHashMap<>();
 
   /** Connects to the cluster named in /etc/pstorage/clusters/NAME/bs.list (or $PSTORAGE_CONFIG_ROOT). */
@@ -77,7 +79,8 @@ public final class PcsClient implements AutoCloseable {
     this.mds = new MdsClient(cluster, mdsAddresses, options.mdsDeadline, tls);
     this.chunks = new ChunkCache(mds);
     Set<String> local = options.localHosts.isEmpty() ? thisHost() : options.localHosts;
-    this.io = new ChunkIo(cluster, mds, chunks, channels, local);
+    this.readPorts = new ReadPortClient(tls);
+    this.io = new ChunkIo(cluster, mds, chunks, channels, readPorts, local);
     AtomicInteger n = new AtomicInteger();
     this.pool = Executors.newFixedThreadPool(options.ioThreads, r -> {
       Thread t = new Thread(r, "pcs-io-" + n.incrementAndGet());
@@ -200,6 +203,7 @@ public final class PcsClient implements AutoCloseable {
     renewer.shutdownNow();
     pool.shutdownNow();
     channels.close();
+    readPorts.close();
     mds.close();
   }
 }

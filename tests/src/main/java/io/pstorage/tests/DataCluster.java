@@ -193,6 +193,11 @@ public final class DataCluster implements AutoCloseable {
     return cluster;
   }
 
+  /** An in-process chunk server (null for a CS run as a process, or stopped). */
+  public CsServer csServer(int i) {
+    return servers[i];
+  }
+
   public CsConfig cs(int i) {
     return cs.get(i);
   }

@@ -105,6 +105,100 @@ class SecurityTest {
     }
   }
 
+  /** Sends a read over the socket (already connected) and expects no answer: an error or the end of the stream. */
+  static void readPortAnswersNothing(String what, java.net.Socket s) throws Exception {
+    try (s) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(io.pstorage.common.cs.ReadFrames.frame(ChunkReadRequest.newBuilder()
+          .setCluster("sec").setChunkId(1).setVersion(1).setLength(4096).build()));
+      s.getOutputStream().flush();
+      byte[] got = s.getInputStream().readAllBytes();
+      // a plaintext peer may get a TLS alert record (content type 21) before the close; nothing else
+      assertTrue(got.length == 0 || (!(s instanceof javax.net.ssl.SSLSocket) && got[0] == 21),
+          what + " got " + got.length + " bytes from the read port");
+    } catch (java.io.IOException refused) {
+      assertFalse(refused instanceof java.net.SocketTimeoutException, what + ": the read port neither answered nor closed");
+    }
+  }
+
+  /**
+   * A TLS context presenting these credentials (none: no certificate) and trusting any server. It
+   * presents its certificate whatever CAs the server asks for (JSSE's own key manager would send
+   * none to a server of another CA, and the test would not show that the server refuses it).
+   */
+  static javax.net.ssl.SSLContext trustingAnyServer(ClusterTls creds) throws Exception {
+    javax.net.ssl.KeyManager[] keys = null;
+    if (creds != null) {
+      javax.net.ssl.X509KeyManager km = (javax.net.ssl.X509KeyManager) creds.keyManager();
+      String alias = km.getClientAliases("EC", null)[0];
+      keys = new javax.net.ssl.KeyManager[] {new javax.net.ssl.X509ExtendedKeyManager() {
+        @Override public String[] getClientAliases(String type, java.security.Principal[] issuers) {
+          return new String[] {alias};
+        }
+        @Override public String chooseClientAlias(String[] type, java.security.Principal[] issuers, java.net.Socket s) {
+          return alias;
+        }
+        @Override public String[] getServerAliases(String type, java.security.Principal[] issuers) {
+          return null;
+        }
+        @Override public String chooseServerAlias(String type, java.security.Principal[] issuers, java.net.Socket s) {
+          return null;
+        }
+        @Override public java.security.cert.X509Certificate[] getCertificateChain(String alias) {
+          return km.getCertificateChain(alias);
+        }
+        @Override public java.security.PrivateKey getPrivateKey(String alias) {
+          return km.getPrivateKey(alias);
+        }
+      }};
+    }
+    javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+    ctx.init(keys, InsecureTrustManagerFactory.INSTANCE.getTrustManagers(), null);
+    return ctx;
+  }
+
+  @Test
+  void theReadPortRefusesStrangersAndTheWireShowsNoData() throws Exception {
+    try (DataCluster c = new DataCluster(dir, "sec", 1, 2, false, m -> {}, cs -> {}).start()) {
+      io.pstorage.common.HostPort port = c.csServer(0).readPort().address();
+      java.net.InetSocketAddress at = new java.net.InetSocketAddress(port.host(), port.port());
+      java.net.Socket plain = new java.net.Socket();
+      plain.connect(at, 5_000);
+      readPortAnswersNothing("a plaintext client", plain);
+      CertificateAuthority selfSigned = CertificateAuthority.create("sec"); // same name, not the cluster's CA
+      java.security.KeyPair kp = CertificateAuthority.newKeyPair();
+      ClusterTls forged = new ClusterTls("sec", selfSigned.certificate(), selfSigned.issue("sec", "h", kp.getPublic()),
+          kp.getPrivate());
+      ClusterTls[] strangers = {null, forged, TestCredentials.install("sec-other")};
+      String[] names = {"a client without a certificate", "a certificate of a self-made CA", "another cluster's host"};
+      for (int i = 0; i < strangers.length; i++) {
+        java.net.Socket s = trustingAnyServer(strangers[i]).getSocketFactory().createSocket();
+        s.connect(at, 5_000);
+        readPortAnswersNothing(names[i], s);
+      }
+
+      byte[] marker = "PSTORAGE-SECRET-PAYLOAD-0123456789".repeat(120).getBytes(StandardCharsets.US_ASCII);
+      long ino;
+      try (PcsClient client = c.client(); PcsFile f = client.create("/secret", 0600, true)) {
+        f.write(0, marker);
+        ino = f.ino();
+      }
+      try (MdsClient mc = c.mds().client(); RecordingProxy tap = new RecordingProxy(port.host(), port.port());
+          io.pstorage.common.cs.ReadPortClient rp = new io.pstorage.common.cs.ReadPortClient(TestCredentials.install("sec"))) {
+        ChunkInfo chunk = mc.chunks(ino, 0, 1).get(0);
+        int replica = chunk.getReplicaReadAddressesList().indexOf(port.toString());
+        assertTrue(replica >= 0, "the chunk has a replica on cs 0 (2 CS, 2 replicas)");
+        ChunkReadReply r = rp.read(tap.address(), ChunkReadRequest.newBuilder().setCluster("sec")
+            .setChunkId(chunk.getChunkId()).setVersion(chunk.getVersion()).setLength(marker.length).build(), 10_000);
+        assertEquals(StatusCode.OK, r.getStatus(), r.getMessage());
+        assertArrayEquals(marker, r.getData().toByteArray(), "read through the tap");
+        assertTrue(tap.seen().length > marker.length, "the data did cross the tap: " + tap.seen().length + " bytes");
+        assertFalse(new String(tap.seen(), StandardCharsets.ISO_8859_1).contains("PSTORAGE-SECRET"),
+            "file data visible on the wire");
+      }
+    }
+  }
+
   @Test
   void authNodeWantsThePasswordAndSlowsDownGuessing() throws Exception {
     try (DataCluster c = new DataCluster(dir, "secauth", 1, 0, false, m -> m.authPort = 0, cs -> {}).start()) {

@@ -29,6 +29,7 @@ public final class MdsLink implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(MdsLink.class);
 
   private final CsConfig cfg;
+  private final String readAddress;
   private final MdsClient mds;
   private final ChunkStore store;
   private final DataService data;
@@ -41,7 +42,8 @@ public final class MdsLink implements AutoCloseable {
 
   private final Scrubber scrubber;
 
-  public MdsLink(CsConfig cfg, MdsClient mds, ChunkStore store, DataService data, Scrubber scrubber) {
+  public MdsLink(CsConfig cfg, String readAddress, MdsClient mds, ChunkStore store, DataService data, Scrubber scrubber) {
+    this.readAddress = readAddress;
     this.scrubber = scrubber;
     this.cfg = cfg;
     this.mds = mds;
@@ -65,10 +67,11 @@ public final class MdsLink implements AutoCloseable {
   private void register() throws IOException {
     csId = mds.registerCs(RegisterCsRequest.newBuilder().setAddress(cfg.address.toString()).setHost(cfg.host)
         .setTier(cfg.tier).setCapacity(store.capacity()).setDisk(cfg.address.toString()).setRack(cfg.rack)
-        .setRow(cfg.row).setRoom(cfg.room).setUuid(cfg.uuid).build()).getCsId();
+        .setRow(cfg.row).setRoom(cfg.room).setUuid(cfg.uuid).setReadAddress(readAddress).build()).getCsId();
     data.setSelfId(csId);
     fullReport = true;
-    LOG.info("registered cs={} address={} host={} chunks={}", csId, cfg.address, cfg.host, store.count());
+    LOG.info("registered cs={} address={} read_address={} host={} chunks={}", csId, cfg.address, readAddress, cfg.host,
+        store.count());
   }
 
   private void run() {

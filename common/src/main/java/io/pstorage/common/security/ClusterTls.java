@@ -18,6 +18,7 @@ import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.TrustManager;
 
@@ -36,6 +37,7 @@ public final class ClusterTls {
   private final PrivateKey key;
   private final CaTrustManager trust;
   private final SslContext client, server;
+  private SSLContext sockets;
 
   public ClusterTls(String cluster, X509Certificate ca, X509Certificate node, PrivateKey key) throws PcsException {
     this.cluster = cluster;
@@ -146,5 +148,22 @@ public final class ClusterTls {
 
   public TrustManager trustManager() {
     return trust;
+  }
+
+  /**
+   * The same credentials and trust for plain TLS sockets (JSSE), which the chunk servers' read
+   * port uses (cs.proto): TLS 1.3 only, the peer's certificate required on both ends.
+   */
+  public synchronized SSLContext socketContext() throws PcsException {
+    if (sockets == null) {
+      try {
+        SSLContext c = SSLContext.getInstance("TLSv1.3");
+        c.init(new KeyManager[] {keyManager()}, new TrustManager[] {trust}, null);
+        sockets = c;
+      } catch (GeneralSecurityException e) {
+        throw new PcsException(StatusCode.IO_ERROR, "cannot build a TLS socket context: " + e.getMessage(), e);
+      }
+    }
+    return sockets;
   }
 }

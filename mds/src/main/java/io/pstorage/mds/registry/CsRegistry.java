@@ -26,6 +26,9 @@ public final class CsRegistry {
   public static CsInfo register(ApplyContext cx, RegisterCsRequest q) throws PcsException {
     Txn t = cx.txn();
     HostPort.parse(q.getAddress());
+    if (!q.getReadAddress().isEmpty()) {
+      HostPort.parse(q.getReadAddress());
+    }
     if (q.getTier() > 3) {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "tier must be 0-3, not " + q.getTier());
     }
@@ -51,7 +54,8 @@ public final class CsRegistry {
     CsInfo info = CsInfo.newBuilder().setCsId(id).setReleasing(before != null && before.getReleasing()).setAddress(q.getAddress()).setHost(q.getHost())
         .setTier(q.getTier()).setCapacity(q.getCapacity())
         .setDisk(q.getDisk().isEmpty() ? q.getAddress() : q.getDisk())
-        .setRack(q.getRack()).setRow(q.getRow()).setRoom(q.getRoom()).setUuid(q.getUuid()).build();
+        .setRack(q.getRack()).setRow(q.getRow()).setRoom(q.getRoom()).setUuid(q.getUuid())
+        .setReadAddress(q.getReadAddress()).build();
     t.put(Column.SERVICES, Keys.tagged('S', id), info.toByteArray());
     EventLog.append(t, cx.now(), Severity.INFO, "cs." + id,
         (fresh ? "registered" : "re-registered") + " cs=" + id + " address=" + q.getAddress()

@@ -241,10 +241,11 @@ public final class MetadataService {
   }
 
   private static ChunkInfo located(ChunkInfo c, Map<Long, CsInfo> byId) {
-    ChunkInfo.Builder b = c.toBuilder().clearReplicaAddresses().clearReplicaHosts();
+    ChunkInfo.Builder b = c.toBuilder().clearReplicaAddresses().clearReplicaHosts().clearReplicaReadAddresses();
     for (long id : c.getReplicasList()) {
       CsInfo cs = byId.get(id);
-      b.addReplicaAddresses(cs == null ? "" : cs.getAddress()).addReplicaHosts(cs == null ? "" : cs.getHost());
+      b.addReplicaAddresses(cs == null ? "" : cs.getAddress()).addReplicaHosts(cs == null ? "" : cs.getHost())
+          .addReplicaReadAddresses(cs == null ? "" : cs.getReadAddress());
     }
     return b.build();
   }

@@ -1,0 +1,157 @@
+package io.pstorage.cs.service;
+
+import io.pstorage.common.HostPort;
+import io.pstorage.common.PcsException;
+import io.pstorage.common.cs.ReadFrames;
+import io.pstorage.common.security.ClusterTls;
+import io.pstorage.proto.ChunkReadReply;
+import io.pstorage.proto.ChunkReadRequest;
+import io.pstorage.proto.StatusCode;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The read port (cs.proto): chunk reads without gRPC. Each connection has its own thread, which
+ * reads a request, reads the disk and writes the reply itself. A 4 KiB read then costs the CS a
+ * wake-up for the request and one for the disk; through gRPC it also crossed from the event loop
+ * to the I/O pool and back, and paid HTTP/2's headers, trailers and flow control, which were most
+ * of its CPU (README, "Data path"). Writes stay on gRPC: they are streamed down the chain.
+ */
+public final class ReadPortServer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ReadPortServer.class);
+  /** A connection with no request for this long is closed (clients reconnect when they need to). */
+  private static final int IDLE_MS = 5 * 60_000;
+
+  private final SSLServerSocket listener;
+  private final DataService data;
+  private final int maxConnections;
+  private final Set<Socket> open = ConcurrentHashMap.newKeySet();
+  private final AtomicLong connections = new AtomicLong();
+  private final Thread acceptor;
+  private volatile boolean closed;
+  private long lastRefusalLog = System.nanoTime() - 20_000_000_000L; // accept thread only
+
+  /** Listens on host:port (0 = any free port) at once; serves after {@link #start()}. */
+  public ReadPortServer(ClusterTls tls, String host, int port, int maxConnections, DataService data)
+      throws PcsException {
+    this.data = data;
+    this.maxConnections = maxConnections;
+    try {
+      listener = (SSLServerSocket) tls.socketContext().getServerSocketFactory().createServerSocket();
+      listener.setReuseAddress(true);
+      listener.setNeedClientAuth(true); // only holders of a certificate of this cluster
+      listener.bind(new InetSocketAddress(host, port), 128);
+    } catch (IOException e) {
+      throw new PcsException(StatusCode.UNAVAILABLE, "cannot listen on the read port " + host + ":" + port
+          + ": " + e.getMessage(), e);
+    }
+    acceptor = Thread.ofPlatform().name("cs-read-accept").daemon().unstarted(this::acceptLoop);
+  }
+
+  public ReadPortServer start() {
+    acceptor.start();
+    return this;
+  }
+
+  /** The address clients connect to, with the port actually bound. */
+  public HostPort address() {
+    return new HostPort(((InetSocketAddress) listener.getLocalSocketAddress()).getHostString(), listener.getLocalPort());
+  }
+
+  /** Connections open now. */
+  public int openConnections() {
+    return open.size();
+  }
+
+  private void acceptLoop() {
+    while (!closed) {
+      Socket s;
+      try {
+        s = listener.accept();
+      } catch (IOException e) {
+        if (!closed) {
+          LOG.error("read port {}: accept failed; reads go through gRPC until a restart", address(), e);
+        }
+        return;
+      }
+      if (open.size() >= maxConnections) {
+        // The client falls back to gRPC for this read; the cap bounds threads and buffers here.
+        long now = System.nanoTime();
+        if (now - lastRefusalLog > 10_000_000_000L) { // at most one line per 10 s
+          lastRefusalLog = now;
+          LOG.warn("read port {}: {} connections open (max.read.connections), refusing {} and any more for now",
+              address(), open.size(), s.getRemoteSocketAddress());
+        }
+        closeQuietly(s);
+        continue;
+      }
+      open.add(s);
+      Thread.ofPlatform().name("cs-read-" + connections.incrementAndGet()).daemon().start(() -> serve(s));
+    }
+  }
+
+  private void serve(Socket s) {
+    Object peer = s.getRemoteSocketAddress();
+    try {
+      s.setTcpNoDelay(true);
+      s.setSoTimeout(IDLE_MS);
+      ((SSLSocket) s).startHandshake();
+      InputStream in = new BufferedInputStream(s.getInputStream(), 8 << 10);
+      OutputStream out = s.getOutputStream();
+      byte[] frame;
+      while (!closed && (frame = ReadFrames.read(in, ReadFrames.MAX_REQUEST)) != null) {
+        ChunkReadReply r = data.read(ChunkReadRequest.parseFrom(frame));
+        out.write(ReadFrames.frame(r));
+        out.flush();
+      }
+    } catch (SSLException e) {
+      LOG.warn("read port {}: TLS with {} failed: {}", address(), peer, e.getMessage());
+    } catch (ReadFrames.FrameException | com.google.protobuf.InvalidProtocolBufferException e) {
+      LOG.warn("read port {}: malformed request from {}: {}; closing the connection", address(), peer, e.getMessage());
+    } catch (SocketTimeoutException e) {
+      LOG.debug("read port {}: closing the connection of {}, idle for {} ms", address(), peer, IDLE_MS);
+    } catch (SocketException | java.io.EOFException e) {
+      LOG.debug("read port {}: connection of {} ended: {}", address(), peer, e.getMessage());
+    } catch (IOException | RuntimeException e) {
+      if (!closed) {
+        LOG.warn("read port {}: connection of {} failed", address(), peer, e);
+      }
+    } finally {
+      open.remove(s);
+      closeQuietly(s);
+    }
+  }
+
+  private static void closeQuietly(Socket s) {
+    try {
+      s.close();
+    } catch (IOException e) {
+      LOG.debug("closing a read-port connection: {}", e.getMessage());
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    try {
+      listener.close();
+    } catch (IOException e) {
+      LOG.debug("closing the read port: {}", e.getMessage());
+    }
+    open.forEach(ReadPortServer::closeQuietly);
+  }
+}

@@ -1,0 +1,77 @@
+package io.pstorage.common.cs;
+
+import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.MessageLite;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+
+/**
+ * Framing of the read port (cs.proto): each message prefixed with its length as a varint.
+ * Lengths are checked before anything is allocated, so a peer cannot make the other side
+ * buffer more than one request or one reply.
+ */
+public final class ReadFrames {
+  /** Largest request: a ChunkReadRequest is a few numbers and the cluster name. */
+  public static final int MAX_REQUEST = 4096;
+  /** Largest reply: a full payload plus its envelope. */
+  public static final int MAX_REPLY = ChunkChannels.MAX_MESSAGE;
+
+  private ReadFrames() {}
+
+  /** The message with its length prefix, in one array: one write, one TLS record for small ones. */
+  public static byte[] frame(MessageLite m) {
+    int n = m.getSerializedSize();
+    byte[] out = new byte[CodedOutputStream.computeUInt32SizeNoTag(n) + n];
+    CodedOutputStream c = CodedOutputStream.newInstance(out);
+    try {
+      c.writeUInt32NoTag(n);
+      m.writeTo(c);
+      c.checkNoSpaceLeft();
+    } catch (IOException e) {
+      throw new IllegalStateException("serializing into an array of its exact size failed", e);
+    }
+    return out;
+  }
+
+  /**
+   * The next message's bytes, or null at a clean end of the stream (before a frame starts).
+   * @throws FrameException for a length over {@code max} or a malformed prefix
+   * @throws EOFException for a stream that ends inside a frame
+   */
+  public static byte[] read(InputStream in, int max) throws IOException {
+    int b = in.read();
+    if (b < 0) {
+      return null;
+    }
+    long len = 0;
+    for (int shift = 0; ; shift += 7) {
+      if (shift > 28) {
+        throw new FrameException("malformed length prefix");
+      }
+      len |= (long) (b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        break;
+      }
+      b = in.read();
+      if (b < 0) {
+        throw new EOFException("stream ended inside a length prefix");
+      }
+    }
+    if (len > max) {
+      throw new FrameException("frame of " + len + " bytes is over the limit of " + max);
+    }
+    byte[] buf = in.readNBytes((int) len);
+    if (buf.length != len) {
+      throw new EOFException("stream ended after " + buf.length + " of " + len + " bytes of a frame");
+    }
+    return buf;
+  }
+
+  /** A frame that breaks the protocol: the connection cannot be trusted further. */
+  public static final class FrameException extends IOException {
+    public FrameException(String message) {
+      super(message);
+    }
+  }
+}

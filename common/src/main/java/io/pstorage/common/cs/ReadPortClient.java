@@ -1,0 +1,136 @@
+package io.pstorage.common.cs;
+
+import com.google.protobuf.CodedInputStream;
+import io.pstorage.common.HostPort;
+import io.pstorage.common.PcsException;
+import io.pstorage.common.security.ClusterTls;
+import io.pstorage.proto.ChunkReadReply;
+import io.pstorage.proto.ChunkReadRequest;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
+import java.util.Deque;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
+
+/**
+ * Reads over chunk servers' read ports (cs.proto). A connection carries one read at a time and
+ * the calling thread does the I/O itself: it writes the request and blocks reading the reply,
+ * so a read costs the client one wake-up (the reply) where a gRPC call costs two (its event
+ * loop, then the caller). Idle connections are kept per address for the next read.
+ */
+public final class ReadPortClient implements AutoCloseable {
+  /** Idle connections kept per chunk server; more concurrent readers open more, then close them. */
+  static final int MAX_IDLE_PER_ADDRESS = 32;
+
+  private final SSLSocketFactory factory;
+  private final Map<String, Deque<Connection>> idle = new ConcurrentHashMap<>();
+  private volatile boolean closed;
+
+  public ReadPortClient(ClusterTls tls) throws PcsException {
+    this.factory = tls.socketContext().getSocketFactory();
+  }
+
+  /**
+   * One read. A kept connection that fails before its reply (the CS closed it while idle, or
+   * restarted) is retried once on a new connection: a read changes nothing.
+   * @throws SocketTimeoutException when the CS does not answer within timeoutMs (not retried)
+   * @throws IOException when no connection can be made or it breaks
+   */
+  public ChunkReadReply read(String address, ChunkReadRequest q, int timeoutMs) throws IOException {
+    Deque<Connection> pool = idle.computeIfAbsent(address, a -> new ConcurrentLinkedDeque<>());
+    Connection kept = pool.pollFirst();
+    if (kept != null) {
+      try {
+        return keep(pool, kept, kept.call(q, timeoutMs));
+      } catch (SocketTimeoutException e) {
+        kept.close();
+        throw e;
+      } catch (IOException e) {
+        kept.close(); // it died while idle (CS restart, idle timeout): a new connection decides below
+      }
+    }
+    Connection c = Connection.open(factory, address, timeoutMs);
+    try {
+      return keep(pool, c, c.call(q, timeoutMs));
+    } catch (IOException | RuntimeException e) {
+      c.close();
+      throw e;
+    }
+  }
+
+  private ChunkReadReply keep(Deque<Connection> pool, Connection c, ChunkReadReply r) {
+    if (closed || pool.size() >= MAX_IDLE_PER_ADDRESS) {
+      c.close();
+    } else {
+      pool.addFirst(c); // most recently used first: the others may time out on the CS and go
+    }
+    return r;
+  }
+
+  /** Connections kept idle for an address (for tests). */
+  int idleConnections(String address) {
+    Deque<Connection> pool = idle.get(address);
+    return pool == null ? 0 : pool.size();
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    idle.values().forEach(pool -> {
+      Connection c;
+      while ((c = pool.pollFirst()) != null) {
+        c.close();
+      }
+    });
+  }
+
+  private record Connection(SSLSocket socket, InputStream in, OutputStream out) {
+    static Connection open(SSLSocketFactory factory, String address, int timeoutMs) throws IOException {
+      HostPort hp;
+      try {
+        hp = HostPort.parse(address);
+      } catch (PcsException e) {
+        throw new IOException("read port address: " + e.getMessage(), e);
+      }
+      SSLSocket s = (SSLSocket) factory.createSocket();
+      try {
+        s.setTcpNoDelay(true);
+        s.connect(new InetSocketAddress(hp.host(), hp.port()), timeoutMs);
+        s.setSoTimeout(timeoutMs);
+        s.startHandshake();
+        return new Connection(s, new BufferedInputStream(s.getInputStream(), 64 << 10), s.getOutputStream());
+      } catch (IOException e) {
+        s.close();
+        throw e;
+      }
+    }
+
+    ChunkReadReply call(ChunkReadRequest q, int timeoutMs) throws IOException {
+      socket.setSoTimeout(timeoutMs);
+      out.write(ReadFrames.frame(q));
+      out.flush();
+      byte[] reply = ReadFrames.read(in, ReadFrames.MAX_REPLY);
+      if (reply == null) {
+        throw new java.io.EOFException("the chunk server closed the connection");
+      }
+      CodedInputStream c = CodedInputStream.newInstance(reply);
+      c.enableAliasing(true); // the data field wraps the frame's array instead of copying it
+      return ChunkReadReply.parseFrom(c);
+    }
+
+    void close() {
+      try {
+        socket.close();
+      } catch (IOException e) {
+        // closing a connection we gave up on; nothing is waiting on it
+      }
+    }
+  }
+}

@@ -1,0 +1,183 @@
+package io.pstorage.tests;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.pstorage.client.PcsClient;
+import io.pstorage.client.PcsFile;
+import io.pstorage.common.cs.ReadFrames;
+import io.pstorage.common.cs.ReadPortClient;
+import io.pstorage.common.mds.MdsClient;
+import io.pstorage.common.security.ClusterTls;
+import io.pstorage.cs.service.ReadPortServer;
+import io.pstorage.proto.ChunkInfo;
+import io.pstorage.proto.ChunkReadReply;
+import io.pstorage.proto.ChunkReadRequest;
+import io.pstorage.proto.StatusCode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The chunk servers' read port (cs.proto): small reads without gRPC. Reads through it return the
+ * same bytes, strangers are refused, bad frames close only their own connection, and a port the
+ * client cannot use sends the read through gRPC instead.
+ */
+class ReadPortTest {
+  private static final int FILE = 3 * DataPathTest.CHUNK + 777;
+
+  private static byte[] writeFile(PcsClient client, String path, long seed) throws Exception {
+    byte[] model = new byte[FILE];
+    new Random(seed).nextBytes(model);
+    try (PcsFile f = client.create(path, 0644, true)) {
+      f.write(0, model);
+    }
+    return model;
+  }
+
+  private static void readRandomPieces(PcsClient client, String path, byte[] model) throws Exception {
+    Random rnd = new Random(7);
+    try (PcsFile f = client.open(path)) {
+      for (int i = 0; i < 200; i++) {
+        int off = rnd.nextInt(model.length), len = 1 + rnd.nextInt(i % 10 == 0 ? 2 * DataPathTest.CHUNK : 4096);
+        assertArrayEquals(Arrays.copyOfRange(model, off, Math.min(model.length, off + len)), f.read(off, len),
+            "bytes at " + off);
+      }
+    }
+  }
+
+  private static int openReadConnections(DataCluster c) {
+    int n = 0;
+    for (int i = 0; i < c.csCount(); i++) {
+      n += c.csServer(i).readPort().openConnections();
+    }
+    return n;
+  }
+
+  @Test
+  void readsGoThroughTheReadPortEveryChunkServerAdvertises(@TempDir Path dir) throws Exception {
+    try (DataCluster c = DataPathTest.cluster(dir, false, 0)) {
+      PcsClient client = c.client();
+      byte[] model = writeFile(client, "/f", 1);
+      assertEquals(0, openReadConnections(c), "writes do not use the read port");
+      readRandomPieces(client, "/f", model);
+      assertTrue(openReadConnections(c) > 0, "the client's reads went through read ports (it keeps them open)");
+
+      // The MDS hands out each replica's read port with its gRPC address.
+      try (MdsClient m = c.mdsClient(Duration.ofSeconds(30))) {
+        long ino = m.lookup(MdsClient.ROOT, "f").getIno();
+        for (ChunkInfo ch : m.chunks(ino, 0, 100)) {
+          assertEquals(ch.getReplicasCount(), ch.getReplicaReadAddressesCount());
+          for (int r = 0; r < ch.getReplicasCount(); r++) {
+            int cs = c.csIndex(ch.getReplicaAddresses(r));
+            assertEquals(c.csServer(cs).readPort().address().toString(), ch.getReplicaReadAddresses(r));
+          }
+        }
+        // Typed answers on this path too: a read at a version the replica does not hold.
+        ChunkInfo first = m.chunks(ino, 0, 1).get(0);
+        try (ReadPortClient rp = new ReadPortClient(ClusterTls.forCluster("data"))) {
+          ChunkReadReply stale = rp.read(first.getReplicaReadAddresses(0), ChunkReadRequest.newBuilder()
+              .setCluster("data").setChunkId(first.getChunkId()).setVersion(first.getVersion() + 5).setLength(4096)
+              .build(), 10_000);
+          assertEquals(StatusCode.STALE_VERSION, stale.getStatus());
+          assertEquals(first.getVersion(), stale.getCurrentVersion());
+          ChunkReadReply wrongCluster = rp.read(first.getReplicaReadAddresses(0), ChunkReadRequest.newBuilder()
+              .setCluster("other").setChunkId(first.getChunkId()).setVersion(first.getVersion()).setLength(4096)
+              .build(), 10_000);
+          assertNotEquals(StatusCode.OK, wrongCluster.getStatus(), "a request naming another cluster is refused");
+          assertTrue(wrongCluster.getData().isEmpty());
+        }
+      }
+    }
+  }
+
+  @Test
+  void strangersAndBadFramesAreRefusedWithoutHarmingOtherReaders(@TempDir Path dir) throws Exception {
+    try (DataCluster c = DataPathTest.cluster(dir, false, 0)) {
+      PcsClient client = c.client();
+      byte[] model = writeFile(client, "/f", 2);
+      ReadPortServer port = c.csServer(0).readPort();
+      String address = port.address().toString();
+      ChunkReadRequest anything = ChunkReadRequest.newBuilder().setCluster("data").setChunkId(1).setVersion(1)
+          .setLength(4096).build();
+
+      // A host with another cluster's certificate: no TLS session, no data.
+      try (ReadPortClient stranger = new ReadPortClient(TestCredentials.install("not-data"))) {
+        assertThrows(IOException.class, () -> stranger.read(address, anything, 10_000));
+      }
+
+      ClusterTls tls = ClusterTls.forCluster("data");
+      // A length prefix over the request limit, then garbage that is no ChunkReadRequest: each
+      // connection is closed by the CS without a reply.
+      byte[] oversized = {(byte) 0x80, (byte) 0x80, (byte) 0x40}; // 1 MiB, as a varint
+      byte[] garbage = {5, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff};
+      for (byte[] bad : List.of(oversized, garbage)) {
+        try (SSLSocket s = (SSLSocket) tls.socketContext().getSocketFactory().createSocket()) {
+          s.connect(new InetSocketAddress(port.address().host(), port.address().port()), 5_000);
+          s.setSoTimeout(10_000);
+          s.startHandshake();
+          OutputStream out = s.getOutputStream();
+          out.write(bad);
+          out.flush();
+          InputStream in = s.getInputStream();
+          assertEquals(-1, in.read(), "the CS closes a connection that breaks the framing");
+        }
+      }
+      // An unterminated varint is refused by the frame reader itself.
+      assertThrows(ReadFrames.FrameException.class, () -> ReadFrames.read(
+          new java.io.ByteArrayInputStream(new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 1}),
+          ReadFrames.MAX_REQUEST));
+
+      readRandomPieces(client, "/f", model); // other readers never noticed
+    }
+  }
+
+  @Test
+  void aReadPortThatCannotTakeTheReadSendsItThroughGrpc(@TempDir Path dir) throws Exception {
+    // One read-port connection per CS at most; the test holds it, so every client read is refused there.
+    try (DataCluster c = new DataCluster(dir, "data", 3, 4, false, m -> m.csInactiveAfter = Duration.ofSeconds(1),
+        cs -> cs.maxReadConnections = 1).start()) {
+      try (MdsClient m = c.mdsClient(Duration.ofSeconds(30))) {
+        m.setPcsAttrs(MdsClient.ROOT, io.pstorage.proto.PcsAttrsChange.newBuilder().setChunkSize(DataPathTest.CHUNK)
+            .build(), false);
+      }
+      ClusterTls tls = ClusterTls.forCluster("data");
+      List<SSLSocket> held = new ArrayList<>();
+      try {
+        for (int i = 0; i < c.csCount(); i++) {
+          ReadPortServer port = c.csServer(i).readPort();
+          SSLSocket s = (SSLSocket) tls.socketContext().getSocketFactory().createSocket();
+          s.connect(new InetSocketAddress(port.address().host(), port.address().port()), 5_000);
+          s.startHandshake();
+          held.add(s);
+        }
+        for (int i = 0; i < c.csCount(); i++) {
+          long deadline = System.nanoTime() + 5_000_000_000L;
+          while (c.csServer(i).readPort().openConnections() < 1 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+          }
+          assertEquals(1, c.csServer(i).readPort().openConnections());
+        }
+        PcsClient client = c.client();
+        byte[] model = writeFile(client, "/f", 3);
+        readRandomPieces(client, "/f", model);
+        for (int i = 0; i < c.csCount(); i++) {
+          assertEquals(1, c.csServer(i).readPort().openConnections(), "only the held connection was served");
+        }
+      } finally {
+        for (SSLSocket s : held) {
+          s.close();
+        }
+      }
+    }
+  }
+}
