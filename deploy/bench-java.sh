@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench-java.sh CLASS [ARGS]: builds (unless PSTORAGE_SKIP_BUILD is set and the build exists), then
-# runs a benchmark main class of tests/ with the test classpath. PSTORAGE_BENCH_JVM_OPTS adds JVM options.
+# runs a benchmark main class of tests/ with the test classpath. PSTORAGE_BENCH_JVM_OPTS adds JVM options
+# (later options win, so -Xmx there overrides the default).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/deploy/java-env.sh"
@@ -12,5 +13,6 @@ fi
 export PSTORAGE_CONFIG_ROOT=${PSTORAGE_CONFIG_ROOT:-$root/run/bench-config}
 class=$1
 shift
-exec "$JAVA" $PSTORAGE_JVM_FLAGS ${PSTORAGE_BENCH_JVM_OPTS:-} -cp "tests/target/classes:$(cat tests/target/classpath.txt)" \
+# A fixed heap, like the daemons' launchers: a growing heap faults in fresh pages under load.
+exec "$JAVA" $PSTORAGE_JVM_FLAGS -Xms2g -Xmx2g ${PSTORAGE_BENCH_JVM_OPTS:-} -cp "tests/target/classes:$(cat tests/target/classpath.txt)" \
   "$class" "$@"

@@ -109,7 +109,7 @@ public final class DataCluster implements AutoCloseable {
     if (processes) {
       Path dir = cs.get(i).dataDir;
       // pstorage.cs.jvmOpts: extra options for chunk server processes (a benchmark's profiler)
-      procs[i] = JavaProcess.start(hosts.csWrapper().apply(i), CsMain.class, "-Xmx256m -XX:+UseSerialGC " + System.getProperty("pstorage.cs.jvmOpts", ""),
+      procs[i] = JavaProcess.start(hosts.csWrapper().apply(i), CsMain.class, "-Xms256m -Xmx256m -XX:+UseSerialGC " + System.getProperty("pstorage.cs.jvmOpts", ""),
           dir.resolve("cs.log"), dir.toString());
     } else {
       servers[i] = new CsServer(CsConfig.load(cs.get(i).dataDir)).start();

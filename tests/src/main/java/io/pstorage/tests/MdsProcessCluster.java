@@ -15,7 +15,7 @@ import java.util.List;
  */
 public final class MdsProcessCluster implements AutoCloseable {
   /** Same as the pstorage-mdsd launcher's defaults; PSTORAGE_MDS_JVM_OPTS overrides them. */
-  public static final String DEFAULT_JVM_OPTS = "-Xmx512m -XX:+UseSerialGC";
+  public static final String DEFAULT_JVM_OPTS = "-Xms512m -Xmx512m -XX:+UseSerialGC";
 
   private final String cluster;
   private final List<MdsConfig> configs = new ArrayList<>();

@@ -170,7 +170,9 @@ class DataPathTest {
         assertTrue(ci.getReplicasCount() >= 2, "chunk " + ci.getChunkId() + " kept min replicas");
       }
       ChunkInfo last = client.namespace().chunks(ino, hit.getIndex(), 1).get(0);
-      assertEquals(2, last.getReplicasCount());
+      // 2 survivors, or 3 once the leader's replicator has restored the chunk on the fourth CS
+      // (it may, once the CS killed first is offline)
+      assertTrue(last.getReplicasCount() == 2 || last.getReplicasCount() == 3, "replicas " + last.getReplicasList());
       assertFalse(last.getReplicasList().contains(hit.getReplicas(1)), "the dead CS left the chain");
       assertTrue(last.getVersion() > hit.getVersion(), "the chain repair bumped the version");
       // a writer with the old version is refused as stale (by whichever survivor is still running)

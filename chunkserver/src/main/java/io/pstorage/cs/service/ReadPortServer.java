@@ -1,16 +1,15 @@
 package io.pstorage.cs.service;
 
+import com.google.protobuf.CodedOutputStream;
 import io.pstorage.common.HostPort;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.cs.ReadFrames;
 import io.pstorage.common.security.ClusterTls;
-import io.pstorage.proto.ChunkReadReply;
 import io.pstorage.proto.ChunkReadRequest;
 import io.pstorage.proto.StatusCode;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketException;
@@ -111,12 +110,10 @@ public final class ReadPortServer implements AutoCloseable {
       s.setSoTimeout(IDLE_MS);
       ((SSLSocket) s).startHandshake();
       InputStream in = new BufferedInputStream(s.getInputStream(), 8 << 10);
-      OutputStream out = s.getOutputStream();
+      CodedOutputStream out = CodedOutputStream.newInstance(s.getOutputStream(), 16 << 10);
       byte[] frame;
       while (!closed && (frame = ReadFrames.read(in, ReadFrames.MAX_REQUEST)) != null) {
-        ChunkReadReply r = data.read(ChunkReadRequest.parseFrom(frame));
-        out.write(ReadFrames.frame(r));
-        out.flush();
+        ReadFrames.write(out, data.read(ChunkReadRequest.parseFrom(frame)));
       }
     } catch (SSLException e) {
       LOG.warn("read port {}: TLS with {} failed: {}", address(), peer, e.getMessage());

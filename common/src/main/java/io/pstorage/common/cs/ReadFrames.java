@@ -19,6 +19,16 @@ public final class ReadFrames {
 
   private ReadFrames() {}
 
+  /**
+   * Writes the message with its length prefix through out's buffer: a small message leaves in one
+   * write (one TLS record), a large bytes field goes from its own array to the stream uncopied.
+   */
+  public static void write(CodedOutputStream out, MessageLite m) throws IOException {
+    out.writeUInt32NoTag(m.getSerializedSize());
+    m.writeTo(out);
+    out.flush();
+  }
+
   /** The message with its length prefix, in one array: one write, one TLS record for small ones. */
   public static byte[] frame(MessageLite m) {
     int n = m.getSerializedSize();
@@ -61,9 +71,12 @@ public final class ReadFrames {
     if (len > max) {
       throw new FrameException("frame of " + len + " bytes is over the limit of " + max);
     }
-    byte[] buf = in.readNBytes((int) len);
-    if (buf.length != len) {
-      throw new EOFException("stream ended after " + buf.length + " of " + len + " bytes of a frame");
+    // Straight into an array of the frame's size: readNBytes(int) would gather 16 KiB pieces and
+    // copy them together (a quarter of a 1 MiB read's client CPU in a profile).
+    byte[] buf = new byte[(int) len];
+    int got = in.readNBytes(buf, 0, buf.length);
+    if (got != len) {
+      throw new EOFException("stream ended after " + got + " of " + len + " bytes of a frame");
     }
     return buf;
   }

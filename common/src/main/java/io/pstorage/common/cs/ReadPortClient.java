@@ -1,6 +1,7 @@
 package io.pstorage.common.cs;
 
 import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.UnsafeByteOperations;
 import io.pstorage.common.HostPort;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.security.ClusterTls;
@@ -120,8 +121,10 @@ public final class ReadPortClient implements AutoCloseable {
       if (reply == null) {
         throw new java.io.EOFException("the chunk server closed the connection");
       }
-      CodedInputStream c = CodedInputStream.newInstance(reply);
-      c.enableAliasing(true); // the data field wraps the frame's array instead of copying it
+      // The data field wraps the frame's array instead of copying it (protobuf aliases only input
+      // it knows to be immutable; the array is ours and never reused).
+      CodedInputStream c = UnsafeByteOperations.unsafeWrap(reply).newCodedInput();
+      c.enableAliasing(true);
       return ChunkReadReply.parseFrom(c);
     }
 
