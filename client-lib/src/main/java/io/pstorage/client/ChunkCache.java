@@ -50,6 +50,11 @@ final class ChunkCache {
     return fetch(ino, index);
   }
 
+  /** Drops what is cached for the chunk: the next use asks the MDS. */
+  void forget(long ino, long index) {
+    cache.remove(new Key(ino, index));
+  }
+
   void put(ChunkInfo c) {
     cache.put(new Key(c.getIno(), c.getIndex()), c);
   }

@@ -256,6 +256,11 @@ final class ChunkIo {
         throw e;
       } catch (java.io.IOException e) {
         readPortAvoid.put(port, System.nanoTime() + READ_PORT_RETRY_NANOS);
+        if (e instanceof java.net.ConnectException) {
+          // Nothing listens there: the CS is down, or restarted on another port (read.port 0), which
+          // the MDS knows. The next read of this chunk asks it again.
+          chunks.forget(c.getIno(), c.getIndex());
+        }
         if (readPortWarned.add(port)) {
           LOG.warn("cs={} read port {} failed ({}); reading through gRPC at {} instead", c.getReplicas(i), port,
               e.toString(), c.getReplicaAddresses(i));

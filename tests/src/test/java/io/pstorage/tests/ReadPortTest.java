@@ -142,6 +142,25 @@ class ReadPortTest {
   }
 
   @Test
+  void aChunkServerRestartedOnAnotherReadPortIsFoundThroughTheMds(@TempDir Path dir) throws Exception {
+    try (DataCluster c = DataPathTest.cluster(dir, false, 0)) {
+      PcsClient client = c.client();
+      byte[] model = writeFile(client, "/f", 4);
+      readRandomPieces(client, "/f", model); // the client now caches every chunk's read ports
+      String before = c.csServer(0).readPort().address().toString();
+      c.killCs(0);
+      c.startCs(0); // read.port 0: a new port, told to the MDS as it registers again
+      c.awaitActive(4, Duration.ofSeconds(30));
+      String after = c.csServer(0).readPort().address().toString();
+      assertNotEquals(before, after);
+      readRandomPieces(client, "/f", model); // the first read of each chunk on cs 0 falls back to gRPC
+      readRandomPieces(client, "/f", model);
+      assertTrue(c.csServer(0).readPort().openConnections() > 0,
+          "after a refused connection the client asked the MDS again and used the new read port " + after);
+    }
+  }
+
+  @Test
   void aReadPortThatCannotTakeTheReadSendsItThroughGrpc(@TempDir Path dir) throws Exception {
     // One read-port connection per CS at most; the test holds it, so every client read is refused there.
     try (DataCluster c = new DataCluster(dir, "data", 3, 4, false, m -> m.csInactiveAfter = Duration.ofSeconds(1),
