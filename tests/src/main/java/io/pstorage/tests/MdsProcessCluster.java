@@ -3,6 +3,12 @@ package io.pstorage.tests;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.mds.MdsConfig;
 import io.pstorage.mds.MdsMain;
+import io.pstorage.proto.ClusterStatusRequest;
+import io.pstorage.proto.MdsRequest;
+import io.pstorage.proto.MdsResponse;
+import io.pstorage.proto.MdsServiceGrpc;
+import io.pstorage.proto.RequestHeader;
+import io.pstorage.proto.StatusCode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -51,6 +57,37 @@ public final class MdsProcessCluster implements AutoCloseable {
     Path dir = configs.get(i).dataDir;
     procs[i] = JavaProcess.start(wrapper.apply(i + 1), MdsMain.class, System.getenv().getOrDefault("PSTORAGE_MDS_JVM_OPTS", DEFAULT_JVM_OPTS),
         dir.resolve("mds.log"), dir.toString());
+  }
+
+  /**
+   * Waits until member i answers and follows a leader (it names one, or leads). Until then a group
+   * of three that loses another member has no majority and cannot elect anyone.
+   */
+  public void awaitFollowing(int i, Duration timeout) throws Exception {
+    String address = configs.get(i).self().client().toString();
+    io.grpc.ManagedChannel ch = TestCredentials.install(cluster).channel(address).build();
+    try {
+      long end = System.nanoTime() + timeout.toNanos();
+      Object last = "no answer";
+      while (System.nanoTime() < end) {
+        try {
+          MdsResponse r = MdsServiceGrpc.newBlockingStub(ch).withDeadlineAfter(2, java.util.concurrent.TimeUnit.SECONDS)
+              .execute(MdsRequest.newBuilder().setHeader(RequestHeader.newBuilder().setCluster(cluster))
+                  .setClusterStatus(ClusterStatusRequest.getDefaultInstance()).build());
+          if (r.getStatus() == StatusCode.OK || !r.getLeaderHint().isEmpty()) {
+            return;
+          }
+          last = r.getStatus() + " " + r.getMessage();
+        } catch (io.grpc.StatusRuntimeException e) {
+          last = e.getStatus(); // still starting: not listening yet
+        }
+        Thread.sleep(100);
+      }
+      throw new IllegalStateException("MDS " + (i + 1) + " at " + address + " follows no leader after " + timeout
+          + ": " + last);
+    } finally {
+      ch.shutdownNow();
+    }
   }
 
   /** SIGKILL: no shutdown hook, no flush, like a power cut of the process. */

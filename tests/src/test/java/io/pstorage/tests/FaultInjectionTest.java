@@ -157,7 +157,11 @@ class FaultInjectionTest {
       cl.mdsProcesses().kill(leader);
       Thread.sleep(2500);
       cl.mdsProcesses().start(leader);
-      pause(3000, deadline);
+      // The next kill must leave a majority: the member just restarted must be back in the group.
+      // A kill before it is back leaves one member alone and the group without a leader until it
+      // is (the likely cause of the ~15 s without a leader that one CI run saw).
+      cl.mdsProcesses().awaitFollowing(leader, Duration.ofSeconds(60));
+      pause(1000, deadline);
     }));
   }
 
