@@ -253,10 +253,10 @@ final class ChunkIo {
       try {
         return readPorts.read(port, q, (int) READ_TIMEOUT_MS);
       } catch (java.net.SocketTimeoutException e) {
-        throw e;
-      } catch (java.io.IOException e) {
+        throw e; // the CS has the request and does not answer: the next replica, not gRPC
+      } catch (ReadPortClient.Unavailable e) {
         readPortAvoid.put(port, System.nanoTime() + READ_PORT_RETRY_NANOS);
-        if (e instanceof java.net.ConnectException) {
+        if (e.getCause() instanceof java.net.ConnectException) {
           // Nothing listens there: the CS is down, or restarted on another port (read.port 0), which
           // the MDS knows. The next read of this chunk asks it again.
           chunks.forget(c.getIno(), c.getIndex());
@@ -267,6 +267,10 @@ final class ChunkIo {
         } else {
           LOG.debug("cs={} read port {} failed: {}", c.getReplicas(i), port, e.toString());
         }
+      } catch (java.io.IOException e) {
+        // the connection broke during the read (the CS died or closed it): gRPC decides for this replica
+        readPortAvoid.put(port, System.nanoTime() + READ_PORT_RETRY_NANOS);
+        LOG.debug("cs={} read port {} broke during a read: {}", c.getReplicas(i), port, e.toString());
       }
     }
     return channels.blocking(c.getReplicaAddresses(i)).withDeadlineAfter(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS).read(q);

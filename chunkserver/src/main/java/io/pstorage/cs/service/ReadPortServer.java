@@ -34,6 +34,8 @@ public final class ReadPortServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ReadPortServer.class);
   /** A connection with no request for this long is closed (clients reconnect when they need to). */
   private static final int IDLE_MS = 5 * 60_000;
+  /** The TLS handshake must finish within this: a silent peer must not hold a slot for long. */
+  private static final int HANDSHAKE_MS = 5_000;
 
   private final SSLServerSocket listener;
   private final DataService data;
@@ -53,6 +55,7 @@ public final class ReadPortServer implements AutoCloseable {
       listener = (SSLServerSocket) tls.socketContext().getServerSocketFactory().createServerSocket();
       listener.setReuseAddress(true);
       listener.setNeedClientAuth(true); // only holders of a certificate of this cluster
+      listener.setEnabledProtocols(new String[] {"TLSv1.3"});
       listener.bind(new InetSocketAddress(host, port), 128);
     } catch (IOException e) {
       throw new PcsException(StatusCode.UNAVAILABLE, "cannot listen on the read port " + host + ":" + port
@@ -82,10 +85,17 @@ public final class ReadPortServer implements AutoCloseable {
       try {
         s = listener.accept();
       } catch (IOException e) {
-        if (!closed) {
-          LOG.error("read port {}: accept failed; reads go through gRPC until a restart", address(), e);
+        if (closed) {
+          return;
         }
-        return;
+        // e.g. out of file descriptors for a moment: connections wait in the backlog meanwhile
+        LOG.error("read port {}: accept failed, trying again in 1 s", address(), e);
+        try {
+          Thread.sleep(1000);
+        } catch (InterruptedException ie) {
+          return;
+        }
+        continue;
       }
       if (open.size() >= maxConnections) {
         // The client falls back to gRPC for this read; the cap bounds threads and buffers here.
@@ -99,7 +109,13 @@ public final class ReadPortServer implements AutoCloseable {
         continue;
       }
       open.add(s);
-      Thread.ofPlatform().name("cs-read-" + connections.incrementAndGet()).daemon().start(() -> serve(s));
+      try {
+        Thread.ofPlatform().name("cs-read-" + connections.incrementAndGet()).daemon().start(() -> serve(s));
+      } catch (RuntimeException | OutOfMemoryError e) { // no thread to be had: refuse this one
+        LOG.error("read port {}: cannot start a thread for {}: {}", address(), s.getRemoteSocketAddress(), e.toString());
+        open.remove(s);
+        closeQuietly(s);
+      }
     }
   }
 
@@ -107,8 +123,9 @@ public final class ReadPortServer implements AutoCloseable {
     Object peer = s.getRemoteSocketAddress();
     try {
       s.setTcpNoDelay(true);
-      s.setSoTimeout(IDLE_MS);
+      s.setSoTimeout(HANDSHAKE_MS);
       ((SSLSocket) s).startHandshake();
+      s.setSoTimeout(IDLE_MS);
       InputStream in = new BufferedInputStream(s.getInputStream(), 8 << 10);
       CodedOutputStream out = CodedOutputStream.newInstance(s.getOutputStream(), 16 << 10);
       byte[] frame;

@@ -42,6 +42,12 @@ public final class ChunkFile implements AutoCloseable {
   private static final int SCRATCH = (1 << 20) + 2 * BLOCK;
   /** Per-thread aligned direct buffer for one I/O (O_DIRECT needs both); a CS has a fixed pool. */
   private static final ThreadLocal<ByteBuffer> SCRATCH_BUF = ThreadLocal.withInitial(() -> aligned(SCRATCH));
+  /**
+   * The same for I/O of at most SMALL bytes: a read-port connection has a thread of its own, and
+   * one that only ever reads 4 KiB should not hold a 1 MiB direct buffer for its lifetime.
+   */
+  private static final int SMALL = 64 << 10;
+  private static final ThreadLocal<ByteBuffer> SMALL_BUF = ThreadLocal.withInitial(() -> aligned(SMALL));
   private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10);
 
   private final long chunkId;
@@ -399,7 +405,7 @@ public final class ChunkFile implements AutoCloseable {
 
   /** The thread's scratch buffer limited to span, or a new one for a larger span. */
   private static ByteBuffer scratch(int span) {
-    ByteBuffer b = span <= SCRATCH ? SCRATCH_BUF.get() : aligned(span);
+    ByteBuffer b = span <= SMALL ? SMALL_BUF.get() : span <= SCRATCH ? SCRATCH_BUF.get() : aligned(span);
     return b.clear().limit(span);
   }
 

@@ -29,6 +29,11 @@ import javax.net.ssl.SSLSocketFactory;
 public final class ReadPortClient implements AutoCloseable {
   /** Idle connections kept per chunk server; more concurrent readers open more, then close them. */
   static final int MAX_IDLE_PER_ADDRESS = 32;
+  /**
+   * Connect and TLS handshake must finish within this: a port dropped by a firewall must cost a
+   * read seconds, not its whole timeout, before the caller turns to gRPC.
+   */
+  static final int CONNECT_MS = 2000;
 
   private final SSLSocketFactory factory;
   private final Map<String, Deque<Connection>> idle = new ConcurrentHashMap<>();
@@ -41,8 +46,10 @@ public final class ReadPortClient implements AutoCloseable {
   /**
    * One read. A kept connection that fails before its reply (the CS closed it while idle, or
    * restarted) is retried once on a new connection: a read changes nothing.
-   * @throws SocketTimeoutException when the CS does not answer within timeoutMs (not retried)
-   * @throws IOException when no connection can be made or it breaks
+   * @throws Unavailable when no connection could be made (refused, unreachable, TLS failed): the
+   *     request was never sent, so another path to the same CS may be tried
+   * @throws SocketTimeoutException when the CS took the request but did not answer within timeoutMs
+   * @throws IOException when the connection broke during the read
    */
   public ChunkReadReply read(String address, ChunkReadRequest q, int timeoutMs) throws IOException {
     Deque<Connection> pool = idle.computeIfAbsent(address, a -> new ConcurrentLinkedDeque<>());
@@ -55,9 +62,18 @@ public final class ReadPortClient implements AutoCloseable {
         throw e;
       } catch (IOException e) {
         kept.close(); // it died while idle (CS restart, idle timeout): a new connection decides below
+      } catch (RuntimeException e) {
+        kept.close();
+        throw e;
       }
     }
-    Connection c = Connection.open(factory, address, timeoutMs);
+    Connection c;
+    try {
+      c = Connection.open(factory, address, Math.min(timeoutMs, CONNECT_MS));
+    } catch (IOException e) {
+      drain(address); // the CS is gone or moved: its kept connections are dead too
+      throw new Unavailable(address, e);
+    }
     try {
       return keep(pool, c, c.call(q, timeoutMs));
     } catch (IOException | RuntimeException e) {
@@ -71,8 +87,32 @@ public final class ReadPortClient implements AutoCloseable {
       c.close();
     } else {
       pool.addFirst(c); // most recently used first: the others may time out on the CS and go
+      if (closed) {
+        drain(pool); // close() ran meanwhile and may have missed it
+      }
     }
     return r;
+  }
+
+  private void drain(String address) {
+    Deque<Connection> pool = idle.remove(address);
+    if (pool != null) {
+      drain(pool);
+    }
+  }
+
+  private static void drain(Deque<Connection> pool) {
+    Connection c;
+    while ((c = pool.pollFirst()) != null) {
+      c.close();
+    }
+  }
+
+  /** No connection to the read port could be made; nothing was sent. */
+  public static final class Unavailable extends IOException {
+    Unavailable(String address, IOException cause) {
+      super("read port " + address + " unavailable: " + cause, cause);
+    }
   }
 
   /** Connections kept idle for an address (for tests). */
@@ -84,12 +124,7 @@ public final class ReadPortClient implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    idle.values().forEach(pool -> {
-      Connection c;
-      while ((c = pool.pollFirst()) != null) {
-        c.close();
-      }
-    });
+    idle.values().forEach(ReadPortClient::drain);
   }
 
   private record Connection(SSLSocket socket, InputStream in, OutputStream out) {
@@ -103,6 +138,7 @@ public final class ReadPortClient implements AutoCloseable {
       SSLSocket s = (SSLSocket) factory.createSocket();
       try {
         s.setTcpNoDelay(true);
+        s.setEnabledProtocols(new String[] {"TLSv1.3"});
         s.connect(new InetSocketAddress(hp.host(), hp.port()), timeoutMs);
         s.setSoTimeout(timeoutMs);
         s.startHandshake();
