@@ -43,9 +43,10 @@ final class ChunkIo {
   private final ChunkCache chunks;
   private final ChunkChannels channels;
   private final ReadPortClient readPorts;
-  /** Read ports that failed to connect once: said once in the log, then only at debug level. */
-  private final Set<String> readPortWarned = java.util.concurrent.ConcurrentHashMap.newKeySet();
-  /** Read ports that just failed, with the time (nanoTime) until which reads skip them. */
+  /**
+   * Read ports that failed, with the time (nanoTime) until which reads skip them. Entries stay, so
+   * a port's first failure (said in the log; later ones only at debug level) is the one that adds it.
+   */
   private final java.util.Map<String, Long> readPortAvoid = new java.util.concurrent.ConcurrentHashMap<>();
   private static final long READ_PORT_RETRY_NANOS = 10_000_000_000L;
   private final Set<String> localHosts;
@@ -254,23 +255,21 @@ final class ChunkIo {
         return readPorts.read(port, q, (int) READ_TIMEOUT_MS);
       } catch (java.net.SocketTimeoutException e) {
         throw e; // the CS has the request and does not answer: the next replica, not gRPC
-      } catch (ReadPortClient.Unavailable e) {
-        readPortAvoid.put(port, System.nanoTime() + READ_PORT_RETRY_NANOS);
-        if (e.getCause() instanceof java.net.ConnectException) {
+      } catch (java.io.IOException e) {
+        // Unavailable: nothing was sent (refused, unreachable, TLS failed); otherwise the connection
+        // broke during the read (the CS died or closed it). Either way gRPC decides for this replica.
+        boolean first = readPortAvoid.put(port, System.nanoTime() + READ_PORT_RETRY_NANOS) == null;
+        if (e instanceof ReadPortClient.Unavailable && e.getCause() instanceof java.net.ConnectException) {
           // Nothing listens there: the CS is down, or restarted on another port (read.port 0), which
           // the MDS knows. The next read of this chunk asks it again.
           chunks.forget(c.getIno(), c.getIndex());
         }
-        if (readPortWarned.add(port)) {
+        if (first) {
           LOG.warn("cs={} read port {} failed ({}); reading through gRPC at {} instead", c.getReplicas(i), port,
               e.toString(), c.getReplicaAddresses(i));
         } else {
           LOG.debug("cs={} read port {} failed: {}", c.getReplicas(i), port, e.toString());
         }
-      } catch (java.io.IOException e) {
-        // the connection broke during the read (the CS died or closed it): gRPC decides for this replica
-        readPortAvoid.put(port, System.nanoTime() + READ_PORT_RETRY_NANOS);
-        LOG.debug("cs={} read port {} broke during a read: {}", c.getReplicas(i), port, e.toString());
       }
     }
     return channels.blocking(c.getReplicaAddresses(i)).withDeadlineAfter(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS).read(q);

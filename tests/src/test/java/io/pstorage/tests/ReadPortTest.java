@@ -55,6 +55,14 @@ class ReadPortTest {
     }
   }
 
+  /** A connection to the read port with the TLS handshake done, as a client of the cluster. */
+  private static SSLSocket connected(ClusterTls tls, ReadPortServer port) throws Exception {
+    SSLSocket s = (SSLSocket) tls.socketContext().getSocketFactory().createSocket();
+    s.connect(new InetSocketAddress(port.address().host(), port.address().port()), 5_000);
+    s.startHandshake();
+    return s;
+  }
+
   private static int openReadConnections(DataCluster c) {
     int n = 0;
     for (int i = 0; i < c.csCount(); i++) {
@@ -121,10 +129,8 @@ class ReadPortTest {
       byte[] oversized = {(byte) 0x80, (byte) 0x80, (byte) 0x40}; // 1 MiB, as a varint
       byte[] garbage = {5, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff};
       for (byte[] bad : List.of(oversized, garbage)) {
-        try (SSLSocket s = (SSLSocket) tls.socketContext().getSocketFactory().createSocket()) {
-          s.connect(new InetSocketAddress(port.address().host(), port.address().port()), 5_000);
+        try (SSLSocket s = connected(tls, port)) {
           s.setSoTimeout(10_000);
-          s.startHandshake();
           OutputStream out = s.getOutputStream();
           out.write(bad);
           out.flush();
@@ -171,11 +177,7 @@ class ReadPortTest {
       List<SSLSocket> held = new ArrayList<>();
       try {
         for (int i = 0; i < c.csCount(); i++) {
-          ReadPortServer port = c.csServer(i).readPort();
-          SSLSocket s = (SSLSocket) tls.socketContext().getSocketFactory().createSocket();
-          s.connect(new InetSocketAddress(port.address().host(), port.address().port()), 5_000);
-          s.startHandshake();
-          held.add(s);
+          held.add(connected(tls, c.csServer(i).readPort()));
         }
         for (int i = 0; i < c.csCount(); i++) {
           long deadline = System.nanoTime() + 5_000_000_000L;

@@ -109,9 +109,8 @@ class SecurityTest {
   static void readPortAnswersNothing(String what, java.net.Socket s) throws Exception {
     try (s) {
       s.setSoTimeout(10_000);
-      s.getOutputStream().write(io.pstorage.common.cs.ReadFrames.frame(ChunkReadRequest.newBuilder()
-          .setCluster("sec").setChunkId(1).setVersion(1).setLength(4096).build()));
-      s.getOutputStream().flush();
+      io.pstorage.common.cs.ReadFrames.write(com.google.protobuf.CodedOutputStream.newInstance(s.getOutputStream()),
+          ChunkReadRequest.newBuilder().setCluster("sec").setChunkId(1).setVersion(1).setLength(4096).build());
       byte[] got = s.getInputStream().readAllBytes();
       // a plaintext peer may get a TLS alert record (content type 21) before the close; nothing else
       assertTrue(got.length == 0 || (!(s instanceof javax.net.ssl.SSLSocket) && got[0] == 21),

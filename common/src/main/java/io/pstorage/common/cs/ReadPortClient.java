@@ -1,6 +1,7 @@
 package io.pstorage.common.cs;
 
 import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.UnsafeByteOperations;
 import io.pstorage.common.HostPort;
 import io.pstorage.common.PcsException;
@@ -10,7 +11,6 @@ import io.pstorage.proto.ChunkReadRequest;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
 import java.util.Deque;
@@ -115,19 +115,13 @@ public final class ReadPortClient implements AutoCloseable {
     }
   }
 
-  /** Connections kept idle for an address (for tests). */
-  int idleConnections(String address) {
-    Deque<Connection> pool = idle.get(address);
-    return pool == null ? 0 : pool.size();
-  }
-
   @Override
   public void close() {
     closed = true;
     idle.values().forEach(ReadPortClient::drain);
   }
 
-  private record Connection(SSLSocket socket, InputStream in, OutputStream out) {
+  private record Connection(SSLSocket socket, InputStream in, CodedOutputStream out) {
     static Connection open(SSLSocketFactory factory, String address, int timeoutMs) throws IOException {
       HostPort hp;
       try {
@@ -142,7 +136,8 @@ public final class ReadPortClient implements AutoCloseable {
         s.connect(new InetSocketAddress(hp.host(), hp.port()), timeoutMs);
         s.setSoTimeout(timeoutMs);
         s.startHandshake();
-        return new Connection(s, new BufferedInputStream(s.getInputStream(), 64 << 10), s.getOutputStream());
+        return new Connection(s, new BufferedInputStream(s.getInputStream(), 64 << 10),
+            CodedOutputStream.newInstance(s.getOutputStream(), 4096)); // a request fits: one write
       } catch (IOException e) {
         s.close();
         throw e;
@@ -151,8 +146,7 @@ public final class ReadPortClient implements AutoCloseable {
 
     ChunkReadReply call(ChunkReadRequest q, int timeoutMs) throws IOException {
       socket.setSoTimeout(timeoutMs);
-      out.write(ReadFrames.frame(q));
-      out.flush();
+      ReadFrames.write(out, q);
       byte[] reply = ReadFrames.read(in, ReadFrames.MAX_REPLY);
       if (reply == null) {
         throw new java.io.EOFException("the chunk server closed the connection");
