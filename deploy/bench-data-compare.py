@@ -20,7 +20,9 @@ replicas = sorted({k[0] for k in ours})
 rows = [(t, "MiB/s", "seqwrite-dio", "mibps", 0.12) for t in sorted({k[1] for k in ours if k[1].startswith("seq write")})]
 rows += [
     ("seq read 1M (cold)", "MiB/s", "seqread", "mibps", 0.60),
+    ("seq read 1M (cold), client on a CS host", "MiB/s", "seqread", "mibps", 0.60),
     ("rand read 4k qd16", "IOPS", "randread", "iops", 0.20),
+    ("rand read 4k qd16, client on a CS host", "IOPS", "randread", "iops", 0.20),
     ("rand write 4k qd16", "IOPS", "randwrite", "iops", None),
     ("sync write 4k (qd1)", "us p50", "syncwrite", "p50", None),
 ]

@@ -50,16 +50,18 @@ final class ChunkIo {
   private final java.util.Map<String, Long> readPortAvoid = new java.util.concurrent.ConcurrentHashMap<>();
   private static final long READ_PORT_RETRY_NANOS = 10_000_000_000L;
   private final Set<String> localHosts;
+  final LocalReplicaReader local;
   private final AtomicInteger spread = new AtomicInteger();
 
   ChunkIo(String cluster, MdsClient mds, ChunkCache chunks, ChunkChannels channels, ReadPortClient readPorts,
-      Set<String> localHosts) {
+      Set<String> localHosts, boolean localReads) {
     this.cluster = cluster;
     this.mds = mds;
     this.chunks = chunks;
     this.channels = channels;
     this.readPorts = readPorts;
     this.localHosts = localHosts;
+    this.local = new LocalReplicaReader(localReads, localHosts);
   }
 
   // ------------------------------------------------------------------ write
@@ -204,6 +206,12 @@ final class ChunkIo {
       }
       boolean stale = false;
       for (int i : order(c)) {
+        if (local.isLocal(c, i)) {
+          ByteString b = local.read(c, i, offset, len);
+          if (b != null) {
+            return b;
+          }
+        }
         ChunkReadReply r;
         ChunkReadRequest q = ChunkReadRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
             .setVersion(c.getVersion()).setOffset(offset).setLength(len).build();

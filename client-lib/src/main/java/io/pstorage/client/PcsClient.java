@@ -43,6 +43,11 @@ public final class PcsClient implements AutoCloseable {
     public Set<String> localHosts = new HashSet<>();
     /** Threads doing chunk I/O in parallel for large requests and read-ahead. */
     public int ioThreads = 16;
+    /**
+     * Read replicas on this machine straight from their chunk files (cs.proto: local reads) when
+     * the chunk server's data directory is readable by this process.
+     */
+    public boolean localReads = true;
     /** Bytes read ahead of a sequential reader. */
     public int readAhead = 8 << 20;
     /** Credentials for every connection; null = this host's, from the configuration root (auth-node). */
@@ -80,7 +85,7 @@ public final class PcsClient implements AutoCloseable {
     this.chunks = new ChunkCache(mds);
     Set<String> local = options.localHosts.isEmpty() ? thisHost() : options.localHosts;
     this.readPorts = new ReadPortClient(tls);
-    this.io = new ChunkIo(cluster, mds, chunks, channels, readPorts, local);
+    this.io = new ChunkIo(cluster, mds, chunks, channels, readPorts, local, options.localReads);
     AtomicInteger n = new AtomicInteger();
     this.pool = Executors.newFixedThreadPool(options.ioThreads, r -> {
       Thread t = new Thread(r, "pcs-io-" + n.incrementAndGet());
@@ -114,6 +119,11 @@ public final class PcsClient implements AutoCloseable {
     } catch (java.io.IOException e) {
       return "unknown";
     }
+  }
+
+  /** Reads served from replica files on this machine, with no chunk server in the path (cs.proto: local reads). */
+  public long localReadsServed() {
+    return io.local.served.sum();
   }
 
   /** Namespace operations (lookup, create, mkdir, readdir, rename, unlink, attributes...). */
@@ -204,6 +214,7 @@ public final class PcsClient implements AutoCloseable {
     pool.shutdownNow();
     channels.close();
     readPorts.close();
+    io.local.close();
     mds.close();
   }
 }

@@ -193,6 +193,11 @@ public final class DataCluster implements AutoCloseable {
     return cluster;
   }
 
+  /** The host CS i runs on (its failure domain and address). */
+  public String csHost(int i) {
+    return hosts.cs().apply(i);
+  }
+
   /** An in-process chunk server (null for a CS run as a process, or stopped). */
   public CsServer csServer(int i) {
     return servers[i];

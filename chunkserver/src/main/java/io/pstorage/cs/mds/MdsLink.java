@@ -67,7 +67,8 @@ public final class MdsLink implements AutoCloseable {
   private void register() throws IOException {
     csId = mds.registerCs(RegisterCsRequest.newBuilder().setAddress(cfg.address.toString()).setHost(cfg.host)
         .setTier(cfg.tier).setCapacity(store.capacity()).setDisk(cfg.address.toString()).setRack(cfg.rack)
-        .setRow(cfg.row).setRoom(cfg.room).setUuid(cfg.uuid).setReadAddress(readAddress).build()).getCsId();
+        .setRow(cfg.row).setRoom(cfg.room).setUuid(cfg.uuid).setReadAddress(readAddress)
+        .setDataDir(store.dataDir().toString()).setMachineId(io.pstorage.common.cs.MachineId.get()).build()).getCsId();
     data.setSelfId(csId);
     fullReport = true;
     LOG.info("registered cs={} address={} read_address={} host={} chunks={}", csId, cfg.address, readAddress, cfg.host,

@@ -4,6 +4,7 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.Context;
 import io.grpc.StatusRuntimeException;
@@ -217,6 +218,18 @@ public final class DataService {
   // ---------------------------------------------------------------------------- read
 
   public ChunkReadReply read(ChunkReadRequest q) {
+    return read(q, false);
+  }
+
+  /**
+   * A read whose reply's data is a view of this thread's I/O buffer (ChunkFile.readShared): the
+   * caller must have sent it before this thread reads or writes a chunk again.
+   */
+  public ChunkReadReply readToSendNow(ChunkReadRequest q) {
+    return read(q, true);
+  }
+
+  private ChunkReadReply read(ChunkReadRequest q, boolean shared) {
     ChunkReadReply.Builder r = ChunkReadReply.newBuilder();
     try {
       checkCluster(q.getCluster());
@@ -237,16 +250,17 @@ public final class DataService {
       }
       List<Integer> crcs = q.getWithCrcs() ? new ArrayList<>() : null;
       long t0 = ioStats.begin();
-      byte[] data;
+      ByteString data;
       try {
-        data = f.read(q.getOffset(), q.getLength(), crcs);
+        data = shared ? UnsafeByteOperations.unsafeWrap(f.readShared(q.getOffset(), q.getLength(), crcs))
+            : UnsafeByteOperations.unsafeWrap(f.read(q.getOffset(), q.getLength(), crcs));
       } finally {
         ioStats.end(t0, q.getLength(), false);
       }
       if (crcs != null) {
         r.addAllBlockCrcs(crcs);
       }
-      return r.setStatus(StatusCode.OK).setData(UnsafeByteOperations.unsafeWrap(data))
+      return r.setStatus(StatusCode.OK).setData(data)
           .setCurrentVersion(f.version()).setChunkLength(f.length()).build();
     } catch (PcsException e) {
       if (e.code() == StatusCode.CHECKSUM_MISMATCH) {

@@ -130,7 +130,8 @@ public final class ReadPortServer implements AutoCloseable {
       CodedOutputStream out = CodedOutputStream.newInstance(s.getOutputStream(), 16 << 10);
       byte[] frame;
       while (!closed && (frame = ReadFrames.read(in, ReadFrames.MAX_REQUEST)) != null) {
-        ReadFrames.write(out, data.read(ChunkReadRequest.parseFrom(frame)));
+        // Sent before this thread reads again, as readToSendNow's reply requires.
+        ReadFrames.write(out, data.readToSendNow(ChunkReadRequest.parseFrom(frame)));
       }
     } catch (SSLException e) {
       LOG.warn("read port {}: TLS with {} failed: {}", address(), peer, e.getMessage());

@@ -2,6 +2,7 @@ package io.pstorage.cs.store;
 
 import com.sun.nio.file.ExtendedOpenOption;
 import io.pstorage.common.PcsException;
+import io.pstorage.common.cs.ChunkFormat;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -33,11 +34,8 @@ import java.util.zip.CRC32C;
  * pages of its range). Durability is unchanged: every write still ends with fdatasync.
  */
 public final class ChunkFile implements AutoCloseable {
-  public static final int BLOCK = 4096;
-  static final int HEADER = 4096;
-  private static final long MAGIC = 0x5053_5447_4348_4e4bL; // "PSTGCHNK"
-  private static final int FORMAT = 1;
-  private static final int HEADER_USED = 8 + 4 + 8 + 8 + 8;
+  public static final int BLOCK = ChunkFormat.BLOCK;
+  static final int HEADER = ChunkFormat.HEADER;
   /** One payload plus a partial block at each end. */
   private static final int SCRATCH = (1 << 20) + 2 * BLOCK;
   /** Per-thread aligned direct buffer for one I/O (O_DIRECT needs both); a CS has a fixed pool. */
@@ -86,19 +84,10 @@ public final class ChunkFile implements AutoCloseable {
   static ChunkFile open(Path path) throws IOException {
     FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
     try {
-      ByteBuffer h = ByteBuffer.allocate(HEADER_USED + 4).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer h = ByteBuffer.allocate(ChunkFormat.HEADER_BYTES);
       readFully(ch, h, 0);
-      h.flip();
-      if (h.getLong() != MAGIC) {
-        throw new IOException(path + " is not a chunk file (bad magic)");
-      }
-      int format = h.getInt();
-      long id = h.getLong(), version = h.getLong(), size = h.getLong();
-      int crc = h.getInt();
-      if (format != FORMAT || crc != crc(h.array(), 0, HEADER_USED)) {
-        throw new IOException(path + ": chunk header is corrupt or of format " + format);
-      }
-      return new ChunkFile(path, ch, id, version, size);
+      ChunkFormat.Header hd = ChunkFormat.parseHeader(h.flip(), path);
+      return new ChunkFile(path, ch, hd.chunkId(), hd.version(), hd.chunkSize());
     } catch (IOException | RuntimeException e) {
       ch.close();
       throw e;
@@ -124,7 +113,7 @@ public final class ChunkFile implements AutoCloseable {
 
   /** Bytes before the data: header and checksum table, for a chunk of chunkSize. */
   static long overhead(long chunkSize) {
-    return HEADER + roundUp(chunkSize / BLOCK * 4, BLOCK);
+    return ChunkFormat.overhead(chunkSize);
   }
 
   /** Bytes this replica takes on disk (header, checksums, data), for space accounting. */
@@ -230,9 +219,20 @@ public final class ChunkFile implements AutoCloseable {
    * block-aligned and the stored CRC of each block is added to it (for a peer copying the chunk).
    */
   public byte[] read(long offset, int len, List<Integer> crcsOut) throws IOException, PcsException {
+    ByteBuffer view = readShared(offset, len, crcsOut);
     byte[] out = new byte[len];
+    view.get(out);
+    return out;
+  }
+
+  /**
+   * Like {@link #read}, but the bytes stay in this thread's I/O buffer: the returned view is only
+   * valid until the same thread reads or writes a chunk again. For a caller that sends the bytes
+   * on at once (the read port), this saves allocating, zeroing and filling a copy of every reply.
+   */
+  public ByteBuffer readShared(long offset, int len, List<Integer> crcsOut) throws IOException, PcsException {
     if (len == 0) {
-      return out;
+      return ByteBuffer.allocate(0);
     }
     long first = offset / BLOCK, last = (offset + len - 1) / BLOCK;
     int span = (int) ((last - first + 1) * BLOCK);
@@ -250,8 +250,7 @@ public final class ChunkFile implements AutoCloseable {
     } finally {
       lock.readLock().unlock();
     }
-    buf.get((int) (offset - first * BLOCK), out, 0, len);
-    return out;
+    return buf.slice((int) (offset - first * BLOCK), len).asReadOnlyBuffer();
   }
 
   @Override
@@ -273,7 +272,7 @@ public final class ChunkFile implements AutoCloseable {
 
   /** Whether the 4 KiB block at b[at] matches a stored checksum (0 also accepts all zeros). */
   public static boolean matches(byte[] b, int at, int stored) {
-    return crc(b, at, BLOCK) == stored || (stored == 0 && allZero(b, at, BLOCK));
+    return ChunkFormat.matches(b, at, stored);
   }
 
   private static boolean matches(ByteBuffer b, int at, int stored) {
@@ -346,16 +345,8 @@ public final class ChunkFile implements AutoCloseable {
   }
 
   private void writeHeader(long v) throws IOException {
-    ByteBuffer h = ByteBuffer.allocate(HEADER_USED + 4).order(ByteOrder.LITTLE_ENDIAN);
-    h.putLong(MAGIC).putInt(FORMAT).putLong(chunkId).putLong(v).putLong(chunkSize);
-    h.putInt(crc(h.array(), 0, HEADER_USED));
-    writeFully(h.flip(), 0); // 40 bytes in the first sector: written atomically by the disk
-  }
-
-  static int crc(byte[] b, int off, int len) {
-    CRC32C c = new CRC32C();
-    c.update(b, off, len);
-    return (int) c.getValue();
+    // 40 bytes in the first sector: written atomically by the disk
+    writeFully(ChunkFormat.header(chunkId, v, chunkSize), 0);
   }
 
   private static int crc(ByteBuffer b, int at, int len) {
@@ -371,15 +362,6 @@ public final class ChunkFile implements AutoCloseable {
       crcs.putInt(crc(buf, b, BLOCK));
     }
     return crcs.flip();
-  }
-
-  private static boolean allZero(byte[] b, int off, int len) {
-    for (int i = off; i < off + len; i++) {
-      if (b[i] != 0) {
-        return false;
-      }
-    }
-    return true;
   }
 
   private static boolean allZero(ByteBuffer b, int off, int len) {
@@ -416,9 +398,5 @@ public final class ChunkFile implements AutoCloseable {
     } catch (IOException | UnsupportedOperationException e) {
       return ch;
     }
-  }
-
-  private static long roundUp(long v, long to) {
-    return (v + to - 1) / to * to;
   }
 }

@@ -1,11 +1,14 @@
 package io.pstorage.cs.store;
 
 import io.pstorage.common.PcsException;
+import io.pstorage.common.cs.ChunkFormat;
 import io.pstorage.proto.ChunkReplica;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
@@ -32,6 +35,12 @@ public final class ChunkStore implements AutoCloseable {
   private static final String COPY_SUFFIX = SUFFIX + ".copy";
 
   private final Path root;
+  private final Path dataDir;
+  /**
+   * Held (exclusive) while the store is open: a second chunk server on the same directory fails to
+   * start, and a client reading a replica file itself knows the CS is alive (cs.proto: local reads).
+   */
+  private final FileChannel lockFile;
   private final FileStore disk;
   private final long reserve;
   private final long limit;
@@ -40,12 +49,44 @@ public final class ChunkStore implements AutoCloseable {
 
   /** reserve: bytes of the disk never used; limit: at most this many bytes of chunks (0 = the disk). */
   public ChunkStore(Path dataDir, long reserve, long limit) throws IOException {
+    this.dataDir = dataDir.toAbsolutePath().normalize();
     this.root = dataDir.resolve("chunks");
     Files.createDirectories(root);
-    this.disk = Files.getFileStore(root);
-    this.reserve = reserve;
-    this.limit = limit;
-    load();
+    this.lockFile = lock(this.dataDir);
+    try {
+      this.disk = Files.getFileStore(root);
+      this.reserve = reserve;
+      this.limit = limit;
+      load();
+    } catch (IOException | RuntimeException e) {
+      lockFile.close();
+      throw e;
+    }
+  }
+
+  private static FileChannel lock(Path dataDir) throws IOException {
+    FileChannel ch = FileChannel.open(dataDir.resolve(ChunkFormat.LOCK_FILE), StandardOpenOption.CREATE,
+        StandardOpenOption.READ, StandardOpenOption.WRITE);
+    FileLock l;
+    try {
+      l = ch.tryLock();
+    } catch (OverlappingFileLockException e) {
+      l = null; // this process already serves it
+    } catch (IOException e) {
+      ch.close();
+      throw e;
+    }
+    if (l == null) {
+      ch.close();
+      throw new IOException("data directory " + dataDir + " is in use by another chunk server (" + ChunkFormat.LOCK_FILE
+          + " is locked)");
+    }
+    return ch; // the lock lasts as long as the channel is open (or the process lives)
+  }
+
+  /** The data directory, absolute (advertised to the MDS for local reads). */
+  public Path dataDir() {
+    return dataDir;
   }
 
   private void load() throws IOException {
@@ -219,7 +260,7 @@ public final class ChunkStore implements AutoCloseable {
   }
 
   private Path path(long chunkId) {
-    return root.resolve(String.format("%02x/%x%s", chunkId & 0xff, chunkId, SUFFIX));
+    return ChunkFormat.path(dataDir, chunkId);
   }
 
   /**
@@ -252,9 +293,13 @@ public final class ChunkStore implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
-    for (ChunkFile f : chunks.values()) {
-      f.close();
+    try {
+      for (ChunkFile f : chunks.values()) {
+        f.close();
+      }
+      chunks.clear();
+    } finally {
+      lockFile.close(); // after the files: until here a local reader may still trust them
     }
-    chunks.clear();
   }
 }

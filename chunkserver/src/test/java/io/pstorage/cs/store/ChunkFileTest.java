@@ -16,6 +16,19 @@ class ChunkFileTest {
   private static final long CHUNK = 1 << 20;
 
   @Test
+  void aSecondStoreOnTheSameDirectoryIsRefusedWhileTheFirstIsOpen(@TempDir Path dir) throws Exception {
+    try (ChunkStore store = new ChunkStore(dir, 0, 0)) {
+      store.getOrCreate(1, 1, CHUNK);
+      java.io.IOException e = assertThrows(java.io.IOException.class, () -> new ChunkStore(dir, 0, 0));
+      assertTrue(e.getMessage().contains("in use by another chunk server"), e.getMessage());
+      assertNotNull(store.get(1), "the first store keeps its chunks");
+    }
+    try (ChunkStore again = new ChunkStore(dir, 0, 0)) {
+      assertNotNull(again.get(1), "closed, the directory can be served again");
+    }
+  }
+
+  @Test
   void partialBlockWritesHolesTruncateAndRestart(@TempDir Path dir) throws Exception {
     byte[] model = new byte[(int) CHUNK];
     Random rnd = new Random(7);

@@ -55,7 +55,7 @@ public final class CsRegistry {
         .setTier(q.getTier()).setCapacity(q.getCapacity())
         .setDisk(q.getDisk().isEmpty() ? q.getAddress() : q.getDisk())
         .setRack(q.getRack()).setRow(q.getRow()).setRoom(q.getRoom()).setUuid(q.getUuid())
-        .setReadAddress(q.getReadAddress()).build();
+        .setReadAddress(q.getReadAddress()).setDataDir(q.getDataDir()).setMachineId(q.getMachineId()).build();
     t.put(Column.SERVICES, Keys.tagged('S', id), info.toByteArray());
     EventLog.append(t, cx.now(), Severity.INFO, "cs." + id,
         (fresh ? "registered" : "re-registered") + " cs=" + id + " address=" + q.getAddress()

@@ -241,11 +241,15 @@ public final class MetadataService {
   }
 
   private static ChunkInfo located(ChunkInfo c, Map<Long, CsInfo> byId) {
-    ChunkInfo.Builder b = c.toBuilder().clearReplicaAddresses().clearReplicaHosts().clearReplicaReadAddresses();
+    ChunkInfo.Builder b = c.toBuilder().clearReplicaAddresses().clearReplicaHosts().clearReplicaReadAddresses()
+        .clearReplicaDataDirs().clearReplicaMachineIds();
     for (long id : c.getReplicasList()) {
       CsInfo cs = byId.get(id);
-      b.addReplicaAddresses(cs == null ? "" : cs.getAddress()).addReplicaHosts(cs == null ? "" : cs.getHost())
-          .addReplicaReadAddresses(cs == null ? "" : cs.getReadAddress());
+      if (cs == null) {
+        cs = CsInfo.getDefaultInstance(); // unknown: every field "", so nothing reads from it
+      }
+      b.addReplicaAddresses(cs.getAddress()).addReplicaHosts(cs.getHost()).addReplicaReadAddresses(cs.getReadAddress())
+          .addReplicaDataDirs(cs.getDataDir()).addReplicaMachineIds(cs.getMachineId());
     }
     return b.build();
   }

@@ -27,7 +27,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * for deploy/bench-data-compare.py), --tests LIST (a subset of seqwrite,seqread,randread,randwrite,sync,
  * default all; without seqwrite the file the read tests use is written unmeasured first),
  * --warmup-seconds N (random phases of the warm-up round, default 5 or --seconds if less; a subset
- * of tests warms the JIT less, so give it longer).
+ * of tests warms the JIT less, so give it longer), --local-rows false (skip the read rows with the
+ * client on the host of chunk server 0, which reads the replicas there itself: cs.proto, local reads),
+ * --read-ahead BYTES (the clients' read-ahead; default PcsClient's).
  * An unmeasured warm-up round (replicas 3, so every chunk server runs head, middle and tail code)
  * comes first: until the JIT has compiled the hot paths of all four JVMs they run several times
  * slower (a cold 4 KiB gRPC call costs ~5x the CPU of a warm one).
@@ -42,6 +44,10 @@ public final class DataBench {
   private boolean dropped = true;
   private boolean measuring = true;
   private List<String> tests = ALL_TESTS;
+  /** Also read with the client on a chunk server's host (local reads): extra rows. */
+  private boolean local = true;
+  /** The clients' read-ahead (0: PcsClient's default). */
+  private int readAhead;
 
   private static final List<String> ALL_TESTS = List.of("seqwrite", "seqread", "randread", "randwrite", "sync");
 
@@ -55,6 +61,8 @@ public final class DataBench {
     List<Integer> replicas = List.of(1, 2, 3);
     Path dir = Path.of("run/bench-data");
     List<String> tests = ALL_TESTS;
+    boolean localRows = true;
+    int readAhead = 0;
     for (int i = 0; i < args.length; i += 2) {
       switch (args[i]) {
         case "--size" -> size = Long.parseLong(args[i + 1]);
@@ -66,6 +74,8 @@ public final class DataBench {
         case "--warmup-seconds" -> warmupSeconds = Integer.parseInt(args[i + 1]);
         case "--tsv" -> tsv = Path.of(args[i + 1]);
         case "--tests" -> tests = List.of(args[i + 1].split(","));
+        case "--local-rows" -> localRows = Boolean.parseBoolean(args[i + 1]);
+        case "--read-ahead" -> readAhead = Integer.parseInt(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -74,6 +84,8 @@ public final class DataBench {
     }
     DataBench b = new DataBench();
     b.tests = tests;
+    b.local = localRows;
+    b.readAhead = readAhead;
     b.run(dir, size, seconds, seqInflight, replicas, warmup, warmupSeconds);
     if (tsv != null) {
       b.writeTsv(tsv);
@@ -119,13 +131,23 @@ public final class DataBench {
       seqWrite(r, name, size, 8, false); // the file the other tests read and overwrite
     }
     if (tests.contains("seqread")) {
-      seqRead(r, name, size);
+      // Warming up, the file is read three times: the chunk servers' read path is still being
+      // compiled (C2 took ~15% of the box in a profile of the measured phase after one pass).
+      for (int pass = measuring ? 2 : 0; pass < 3; pass++) {
+        seqRead(r, name, size, false);
+      }
+      if (local) {
+        seqRead(r, name, size, true);
+      }
     }
     if (tests.contains("randwrite")) {
-      random(r, name, size, seconds, true);
+      random(r, name, size, seconds, true, false);
     }
     if (tests.contains("randread")) {
-      random(r, name, size, seconds, false);
+      random(r, name, size, seconds, false, false);
+      if (local) {
+        random(r, name, size, seconds, false, true);
+      }
     }
     if (tests.contains("sync")) {
       syncLatency(r);
@@ -160,10 +182,32 @@ public final class DataBench {
     }
   }
 
-  private void seqRead(int r, String name, long size) throws Exception {
+  /**
+   * A client on the host of chunk server 0, as on a host that runs VMs and a chunk server: it
+   * reads the replicas there from their files (local reads, cs.proto) and the rest over the network.
+   */
+  private PcsClient client(boolean onCsHost) {
+    PcsClient.Options o = new PcsClient.Options();
+    if (readAhead > 0) {
+      o.readAhead = readAhead;
+    }
+    if (onCsHost) {
+      o.localHosts = java.util.Set.of(cluster.csHost(0));
+    } // else its own host (127.0.0.1): every read goes to a chunk server
+    return cluster.client(o);
+  }
+
+  private static String where(boolean onCsHost) {
+    return onCsHost ? ", client on a CS host" : "";
+  }
+
+  private void seqRead(int r, String name, long size, boolean onCsHost) throws Exception {
     dropCaches();
-    try (PcsClient c = cluster.client(); PcsFile f = c.open(name)) {
+    try (PcsClient c = client(onCsHost); PcsFile f = c.open(name)) {
       byte[] buf = new byte[MIB];
+      // When it starts (UTC), for matching a profile taken meanwhile to this phase.
+      System.err.printf(Locale.ROOT, "%sreplicas=%d seq read 1M%s: from %s%n", measuring ? "" : "(warm-up) ", r,
+          where(onCsHost), java.time.Instant.now());
       Cpu cpu = Cpu.start(cluster);
       long t0 = System.nanoTime();
       for (long off = 0; off < size; off += MIB) {
@@ -173,19 +217,19 @@ public final class DataBench {
       }
       double s = (System.nanoTime() - t0) / 1e9;
       double mibps = size / (double) MIB / s;
-      add(r, "seq read 1M (cold)", mibps, "MiB/s", "", cpu.stop(s), mibps);
+      add(r, "seq read 1M (cold)" + where(onCsHost), mibps, "MiB/s", "", cpu.stop(s), mibps);
     }
   }
 
-  private void random(int r, String name, long size, int seconds, boolean write) throws Exception {
+  private void random(int r, String name, long size, int seconds, boolean write, boolean onCsHost) throws Exception {
     if (!write) {
       dropCaches();
     }
-    try (PcsClient c = cluster.client(); PcsFile f = c.open(name)) {
+    try (PcsClient c = client(onCsHost); PcsFile f = c.open(name)) {
       long blocks = size / 4096;
       // When it starts (UTC), for matching a profile taken meanwhile (JFR) to this phase.
-      System.err.printf(Locale.ROOT, "%sreplicas=%d rand %s 4k qd16: %d s from %s%n", measuring ? "" : "(warm-up) ", r,
-          write ? "write" : "read", seconds, java.time.Instant.now());
+      System.err.printf(Locale.ROOT, "%sreplicas=%d rand %s 4k qd16%s: %d s from %s%n", measuring ? "" : "(warm-up) ", r,
+          write ? "write" : "read", where(onCsHost), seconds, java.time.Instant.now());
       long end = System.nanoTime() + seconds * 1_000_000_000L;
       List<long[]> lat = new ArrayList<>();
       Cpu cpu = Cpu.start(cluster);
@@ -212,7 +256,7 @@ public final class DataBench {
       double s = (System.nanoTime() - t0) / 1e9;
       long[] all = lat.stream().flatMapToLong(Arrays::stream).sorted().toArray();
       double iops = all.length / s;
-      add(r, "rand " + (write ? "write" : "read") + " 4k qd16", iops, "IOPS",
+      add(r, "rand " + (write ? "write" : "read") + " 4k qd16" + where(onCsHost), iops, "IOPS",
           String.format(Locale.ROOT, "p99 %.2f ms", pct(all, 0.99) / 1e6), cpu.stop(s), iops * 4096 / MIB);
     }
   }

@@ -1,0 +1,210 @@
+package io.pstorage.client;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import com.sun.nio.file.ExtendedOpenOption;
+import io.pstorage.common.cs.ChunkFormat;
+import io.pstorage.common.cs.MachineId;
+import io.pstorage.proto.ChunkInfo;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Local reads (cs.proto): a replica on this machine is read straight from its chunk file, with no
+ * chunk server, TLS or socket in the path. On a host that runs a chunk server as well as the VMs
+ * (every host has a replica of every chunk at replicas=3 on three hosts) this is most reads.
+ *
+ * <p>The bytes are used only when the checks a chunk server makes all pass here too: the header
+ * names this chunk at the version of our map, before and after the read (no chain repair moved it
+ * meanwhile); every block matches its CRC32C; and the chunk server still holds its lock at the end,
+ * so a dead server's files (which miss writes made since) are never read. Anything else returns
+ * null and the caller asks the chunk server, which answers with authority (and reports damage).
+ */
+final class LocalReplicaReader implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(LocalReplicaReader.class);
+  private static final int BLOCK = ChunkFormat.BLOCK;
+  /** Per-thread buffers for direct reads: small reads do not pin 1 MiB per thread. */
+  private static final int SMALL = 64 << 10;
+  private static final int LARGE = (1 << 20) + 2 * BLOCK;
+  private static final ThreadLocal<ByteBuffer> SMALL_BUF = ThreadLocal.withInitial(() -> aligned(SMALL));
+  private static final ThreadLocal<ByteBuffer> LARGE_BUF = ThreadLocal.withInitial(() -> aligned(LARGE));
+
+  private final boolean enabled;
+  private final String machineId = MachineId.get();
+  private final Set<String> localHosts;
+  /**
+   * Each chunk server's lock file, opened once. Closing any descriptor of a file drops every fcntl
+   * lock this process holds on it, so a check must not close its own: in a JVM that also runs the
+   * chunk server (tests) that would release the server's lock.
+   */
+  private final Map<String, FileChannel> lockFiles = new ConcurrentHashMap<>();
+  private final Set<String> warned = ConcurrentHashMap.newKeySet();
+  /** Reads served here, for tests and statistics. */
+  final LongAdder served = new LongAdder();
+
+  LocalReplicaReader(boolean enabled, Set<String> localHosts) {
+    this.enabled = enabled && !machineId.isEmpty();
+    this.localHosts = localHosts;
+  }
+
+  /** Whether replica i is on this machine (its host is ours and it runs under our kernel's boot). */
+  boolean isLocal(ChunkInfo c, int i) {
+    return enabled && i < c.getReplicaDataDirsCount() && i < c.getReplicaMachineIdsCount()
+        && !c.getReplicaDataDirs(i).isEmpty() && machineId.equals(c.getReplicaMachineIds(i))
+        && localHosts.contains(c.getReplicaHosts(i));
+  }
+
+  /** The verified bytes of replica i, or null when they cannot be had here (ask its chunk server). */
+  ByteString read(ChunkInfo c, int i, long offset, int len) {
+    if (len <= 0 || offset < 0) {
+      return null;
+    }
+    Path dir = Path.of(c.getReplicaDataDirs(i));
+    Path file = ChunkFormat.path(dir, c.getChunkId());
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      ChunkFormat.Header h = header(ch, file);
+      if (h.chunkId() != c.getChunkId() || h.version() != c.getVersion() || offset + len > h.chunkSize()) {
+        return null; // another version (the server says which), or a bad request (it says why)
+      }
+      long first = offset / BLOCK;
+      int blocks = (int) ((offset + len - 1) / BLOCK - first + 1);
+      ByteBuffer crcs = ByteBuffer.allocate(blocks * 4).order(ByteOrder.LITTLE_ENDIAN);
+      readFully(ch, crcs, ChunkFormat.HEADER + first * 4);
+      boolean aligned = offset % BLOCK == 0 && len % BLOCK == 0;
+      byte[] span = new byte[aligned ? len : blocks * BLOCK];
+      readData(file, ch, h.dataStart() + first * BLOCK, span);
+      for (int b = 0; b < blocks; b++) {
+        if (!ChunkFormat.matches(span, b * BLOCK, crcs.getInt(b * 4))) {
+          // Damage, or a write racing this read; the server reads under its lock and reports damage.
+          LOG.debug("chunk={} version={} block={}: checksum mismatch in a local read of {}; asking the chunk server",
+              c.getChunkId(), c.getVersion(), first + b, file);
+          return null;
+        }
+      }
+      if (!header(ch, file).equals(h) || !serverAlive(dir)) {
+        return null; // the version moved during the read, or the server is down: its file may be stale
+      }
+      served.increment();
+      int at = (int) (offset - first * BLOCK);
+      return UnsafeByteOperations.unsafeWrap(aligned ? span : Arrays.copyOfRange(span, at, at + len));
+    } catch (NoSuchFileException e) {
+      return null; // not (or no longer) on this server: it says so itself
+    } catch (IOException | UncheckedIOException e) {
+      if (warned.add(dir.toString())) {
+        LOG.warn("local reads from {} failed ({}); reading through its chunk server instead", dir, e.toString());
+      }
+      return null;
+    }
+  }
+
+  /**
+   * Reads span.length bytes at pos in one direct I/O where the file system allows it, as the chunk
+   * server does: a buffered read through a descriptor opened just now starts with a small
+   * read-ahead window, and a cold 1 MiB read became eight disk round trips (slower than asking
+   * the chunk server). The header and the checksum table stay buffered (small, often cached).
+   */
+  private static void readData(Path file, FileChannel buffered, long pos, byte[] span) throws IOException {
+    FileChannel direct;
+    try {
+      direct = FileChannel.open(file, StandardOpenOption.READ, ExtendedOpenOption.DIRECT);
+    } catch (UnsupportedOperationException | IOException e) {
+      readFully(buffered, ByteBuffer.wrap(span), pos); // e.g. tmpfs refuses O_DIRECT
+      return;
+    }
+    try (direct) {
+      ByteBuffer buf = scratch(span.length);
+      for (long at = pos; buf.hasRemaining(); ) {
+        int n = direct.read(buf, at);
+        if (n <= 0 || n % BLOCK != 0) {
+          break; // the end of the file (only there does a direct read end off a block boundary)
+        }
+        at += n;
+      }
+      while (buf.hasRemaining()) {
+        buf.put((byte) 0); // past the end of the file: zeros (the buffer is reused)
+      }
+      buf.get(0, span);
+    }
+  }
+
+  /** The thread's aligned direct buffer for span bytes (O_DIRECT needs both aligned). */
+  private static ByteBuffer scratch(int span) {
+    ThreadLocal<ByteBuffer> t = span <= SMALL ? SMALL_BUF : span <= LARGE ? LARGE_BUF : null;
+    ByteBuffer b = t != null ? t.get() : aligned(span);
+    return b.clear().limit(span);
+  }
+
+  private static ByteBuffer aligned(int n) {
+    return ByteBuffer.allocateDirect(n + BLOCK).alignedSlice(BLOCK).limit(n);
+  }
+
+  private static ChunkFormat.Header header(FileChannel ch, Path file) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(ChunkFormat.HEADER_BYTES);
+    readFully(ch, b, 0);
+    return ChunkFormat.parseHeader(b.flip(), file);
+  }
+
+  /** Fills b from pos; bytes past the end of the file read as zeros (a chunk shorter than the read). */
+  private static void readFully(FileChannel ch, ByteBuffer b, long pos) throws IOException {
+    while (b.hasRemaining()) {
+      int n = ch.read(b, pos);
+      if (n < 0) {
+        break; // the rest of b is still zero: a fresh array or buffer
+      }
+      pos += n;
+    }
+  }
+
+  /** Whether the chunk server of dir still holds its lock (ChunkFormat.LOCK_FILE). */
+  private boolean serverAlive(Path dir) throws IOException {
+    FileChannel lf = lockFiles.computeIfAbsent(dir.toString(), d -> {
+      try {
+        return FileChannel.open(dir.resolve(ChunkFormat.LOCK_FILE), StandardOpenOption.READ);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+    synchronized (lf) { // one probe at a time: two would see each other's lock as the server's
+      FileLock probe;
+      try {
+        probe = lf.tryLock(0, Long.MAX_VALUE, true);
+      } catch (OverlappingFileLockException e) {
+        return true; // the server runs in this JVM (tests) and holds it
+      }
+      if (probe == null) {
+        return true; // held by the server's process
+      }
+      probe.release();
+      return false;
+    }
+  }
+
+  @Override
+  public void close() {
+    // In a JVM that also runs chunk servers (tests) this drops their locks too; local reads of
+    // later clients there then go through the servers, which is safe.
+    for (FileChannel lf : lockFiles.values()) {
+      try {
+        lf.close();
+      } catch (IOException e) {
+        LOG.debug("closing a chunk server's lock file: {}", e.toString());
+      }
+    }
+    lockFiles.clear();
+  }
+}
