@@ -61,7 +61,7 @@ final class ChunkIo {
     this.channels = channels;
     this.readPorts = readPorts;
     this.localHosts = localHosts;
-    this.local = new LocalReplicaReader(localReads, localHosts);
+    this.local = new LocalReplicaReader(cluster, localReads, localHosts);
   }
 
   // ------------------------------------------------------------------ write

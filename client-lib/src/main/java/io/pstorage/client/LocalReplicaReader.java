@@ -5,19 +5,15 @@ import com.google.protobuf.UnsafeByteOperations;
 import com.sun.nio.file.ExtendedOpenOption;
 import io.pstorage.common.cs.ChunkFormat;
 import io.pstorage.common.cs.MachineId;
+import io.pstorage.common.cs.ServerLock;
 import io.pstorage.proto.ChunkInfo;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Arrays;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
@@ -31,8 +27,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The bytes are used only when the checks a chunk server makes all pass here too: the header
  * names this chunk at the version of our map, before and after the read (no chain repair moved it
- * meanwhile); every block matches its CRC32C; and the chunk server still holds its lock at the end,
- * so a dead server's files (which miss writes made since) are never read. Anything else returns
+ * meanwhile); every block matches its CRC32C; and at the end the chunk server still holds its lock
+ * and vouches for its files (ServerLock: it heartbeated the MDS moments ago, as this replica's
+ * server of our cluster), so a dead or stopped server's files (which miss writes made since the
+ * chain moved on without it) are never read. Anything else returns
  * null and the caller asks the chunk server, which answers with authority (and reports damage).
  */
 final class LocalReplicaReader implements AutoCloseable {
@@ -43,21 +41,18 @@ final class LocalReplicaReader implements AutoCloseable {
   private static final int LARGE = (1 << 20) + 2 * BLOCK;
   private static final ThreadLocal<ByteBuffer> SMALL_BUF = ThreadLocal.withInitial(() -> aligned(SMALL));
   private static final ThreadLocal<ByteBuffer> LARGE_BUF = ThreadLocal.withInitial(() -> aligned(LARGE));
+  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10).asReadOnlyBuffer();
 
   private final boolean enabled;
   private final String machineId = MachineId.get();
   private final Set<String> localHosts;
-  /**
-   * Each chunk server's lock file, opened once. Closing any descriptor of a file drops every fcntl
-   * lock this process holds on it, so a check must not close its own: in a JVM that also runs the
-   * chunk server (tests) that would release the server's lock.
-   */
-  private final Map<String, FileChannel> lockFiles = new ConcurrentHashMap<>();
+  private final String cluster;
   private final Set<String> warned = ConcurrentHashMap.newKeySet();
   /** Reads served here, for tests and statistics. */
   final LongAdder served = new LongAdder();
 
-  LocalReplicaReader(boolean enabled, Set<String> localHosts) {
+  LocalReplicaReader(String cluster, boolean enabled, Set<String> localHosts) {
+    this.cluster = cluster;
     this.enabled = enabled && !machineId.isEmpty();
     this.localHosts = localHosts;
   }
@@ -74,8 +69,13 @@ final class LocalReplicaReader implements AutoCloseable {
     if (len <= 0 || offset < 0) {
       return null;
     }
-    Path dir = Path.of(c.getReplicaDataDirs(i));
-    Path file = ChunkFormat.path(dir, c.getChunkId());
+    Path dir, file;
+    try {
+      dir = Path.of(c.getReplicaDataDirs(i));
+      file = ChunkFormat.path(dir, c.getChunkId());
+    } catch (java.nio.file.InvalidPathException e) {
+      return null; // not a path here: the server answers
+    }
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       ChunkFormat.Header h = header(ch, file);
       if (h.chunkId() != c.getChunkId() || h.version() != c.getVersion() || offset + len > h.chunkSize()) {
@@ -96,15 +96,15 @@ final class LocalReplicaReader implements AutoCloseable {
           return null;
         }
       }
-      if (!header(ch, file).equals(h) || !serverAlive(dir)) {
+      if (!header(ch, file).equals(h) || !vouched(c, i, dir)) {
         return null; // the version moved during the read, or the server is down: its file may be stale
       }
       served.increment();
       int at = (int) (offset - first * BLOCK);
-      return UnsafeByteOperations.unsafeWrap(aligned ? span : Arrays.copyOfRange(span, at, at + len));
+      return UnsafeByteOperations.unsafeWrap(span, at, len);
     } catch (NoSuchFileException e) {
       return null; // not (or no longer) on this server: it says so itself
-    } catch (IOException | UncheckedIOException e) {
+    } catch (IOException e) {
       if (warned.add(dir.toString())) {
         LOG.warn("local reads from {} failed ({}); reading through its chunk server instead", dir, e.toString());
       }
@@ -135,8 +135,8 @@ final class LocalReplicaReader implements AutoCloseable {
         }
         at += n;
       }
-      while (buf.hasRemaining()) {
-        buf.put((byte) 0); // past the end of the file: zeros (the buffer is reused)
+      while (buf.hasRemaining()) { // past the end of the file: zeros (the buffer is reused)
+        buf.put(ZEROS.duplicate().limit(Math.min(ZEROS.capacity(), buf.remaining())));
       }
       buf.get(0, span);
     }
@@ -170,41 +170,20 @@ final class LocalReplicaReader implements AutoCloseable {
     }
   }
 
-  /** Whether the chunk server of dir still holds its lock (ChunkFormat.LOCK_FILE). */
-  private boolean serverAlive(Path dir) throws IOException {
-    FileChannel lf = lockFiles.computeIfAbsent(dir.toString(), d -> {
-      try {
-        return FileChannel.open(dir.resolve(ChunkFormat.LOCK_FILE), StandardOpenOption.READ);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
-    synchronized (lf) { // one probe at a time: two would see each other's lock as the server's
-      FileLock probe;
-      try {
-        probe = lf.tryLock(0, Long.MAX_VALUE, true);
-      } catch (OverlappingFileLockException e) {
-        return true; // the server runs in this JVM (tests) and holds it
-      }
-      if (probe == null) {
-        return true; // held by the server's process
-      }
-      probe.release();
-      return false;
-    }
+  /**
+   * Whether the chunk server of replica i is alive and vouches for its files now: it holds its lock
+   * and its last answered heartbeat says so (ServerLock), as that server of our cluster.
+   */
+  private boolean vouched(ChunkInfo c, int i, Path dir) throws IOException {
+    ServerLock.Vouch v = ServerLock.liveVouch(dir);
+    long now = System.nanoTime();
+    // A vouch more than a minute ahead is not one a server wrote (a torn or foreign record).
+    return v != null && v.csId() == c.getReplicas(i) && v.cluster().equals(cluster) && now - v.untilNanos() < 0
+        && v.untilNanos() - now < 60_000_000_000L;
   }
 
   @Override
   public void close() {
-    // In a JVM that also runs chunk servers (tests) this drops their locks too; local reads of
-    // later clients there then go through the servers, which is safe.
-    for (FileChannel lf : lockFiles.values()) {
-      try {
-        lf.close();
-      } catch (IOException e) {
-        LOG.debug("closing a chunk server's lock file: {}", e.toString());
-      }
-    }
-    lockFiles.clear();
+    // Nothing to close: the lock probes are per JVM and stay open (ServerLock).
   }
 }

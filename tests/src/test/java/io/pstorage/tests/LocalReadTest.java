@@ -39,8 +39,11 @@ class LocalReadTest {
       // A client on CS 0's host: its replicas there are read from their files, the rest over the network.
       try (PcsClient near = c.client(onHostOf(c, 0)); PcsFile f = near.open(ino)) {
         assertArrayEquals(model, f.read(0, model.length), "a whole read, all chunks");
+        long whole = near.localReadsServed();
+        assertTrue(whole > 0, "some reads came from CS 0's files");
         assertUnalignedReadsMatch(f, model, 11);
-        assertTrue(near.localReadsServed() > 0, "some reads came from CS 0's files");
+        assertTrue(near.localReadsServed() > whole + 50, "unaligned reads from CS 0's files too: "
+            + (near.localReadsServed() - whole) + " of 200");
       }
       // The same host with local reads off, and a client on no chunk server's host: none served so.
       PcsClient.Options off = onHostOf(c, 0);
@@ -111,6 +114,43 @@ class LocalReadTest {
         assertEquals(served, near.localReadsServed(), "no read came from a dead server's file");
       }
     }
+  }
+
+  @Test
+  void aStoppedChunkServersFilesAreNotReadOnceItStopsVouchingForThem(@TempDir Path dir) throws Exception {
+    try (DataCluster c = DataPathTest.cluster(dir, true, 0); PcsClient writer = c.client()) {
+      byte[] data = new byte[CHUNK];
+      new Random(3).nextBytes(data);
+      long ino;
+      try (PcsFile f = writer.create("/stopped.bin", 0644, true)) {
+        f.write(0, data);
+        ino = f.ino();
+      }
+      int cs = c.csIndex(writer.namespace().chunks(ino, 0, 1).get(0).getReplicaAddresses(0));
+      try (PcsClient near = c.client(onHostOf(c, cs))) {
+        try (PcsFile f = near.open(ino)) {
+          assertArrayEquals(data, f.read(0, CHUNK));
+        }
+        long served = near.localReadsServed();
+        assertTrue(served > 0, "read from the file of CS " + cs + " while it runs");
+        // SIGSTOP: the server keeps its lock but no longer heartbeats, so it stops vouching for its
+        // files (three heartbeats, 3 s): a chain could soon move on without it.
+        signal("STOP", c.csPid(cs));
+        try {
+          Thread.sleep(3500);
+          try (PcsFile f = near.open(ino)) {
+            assertArrayEquals(data, f.read(0, CHUNK), "served by another replica");
+          }
+          assertEquals(served, near.localReadsServed(), "no read came from the stopped server's file");
+        } finally {
+          signal("CONT", c.csPid(cs));
+        }
+      }
+    }
+  }
+
+  private static void signal(String sig, long pid) throws Exception {
+    assertEquals(0, new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).inheritIO().start().waitFor());
   }
 
   private static PcsClient.Options onHostOf(DataCluster c, int cs) {

@@ -152,6 +152,7 @@ public final class MdsLink implements AutoCloseable {
       hb.addAllChunks(store.report());
     }
     int sentDeleted = deleted.size(), sentBad = bad.size();
+    long sent = System.nanoTime();
     CsHeartbeatReply r = mds.heartbeat(hb);
     // Recorded by the MDS: these confirmations need not be sent again.
     deleted.subList(0, sentDeleted).clear();
@@ -170,6 +171,13 @@ public final class MdsLink implements AutoCloseable {
       if (f != null && f.version() == v.getVersion()) {
         store.setVersion(f, v.getNewVersion());
       }
+    }
+    if (diskError == null) {
+      // Local readers may trust our files for three heartbeats from when this one left: a server
+      // that stops (SIGSTOP, a long pause) stops vouching well before the MDS (5 s by default)
+      // or a writer's timeouts can move its chunks on without it. Written after the MDS's
+      // deletes and version changes above are applied.
+      store.vouch(csId, cfg.cluster, sent + 3 * cfg.heartbeatInterval.toNanos());
     }
   }
 

@@ -2,13 +2,12 @@ package io.pstorage.cs.store;
 
 import io.pstorage.common.PcsException;
 import io.pstorage.common.cs.ChunkFormat;
+import io.pstorage.common.cs.ServerLock;
 import io.pstorage.proto.ChunkReplica;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
@@ -52,36 +51,24 @@ public final class ChunkStore implements AutoCloseable {
     this.dataDir = dataDir.toAbsolutePath().normalize();
     this.root = dataDir.resolve("chunks");
     Files.createDirectories(root);
-    this.lockFile = lock(this.dataDir);
+    this.lockFile = ServerLock.acquire(this.dataDir);
     try {
       this.disk = Files.getFileStore(root);
       this.reserve = reserve;
       this.limit = limit;
       load();
     } catch (IOException | RuntimeException e) {
-      lockFile.close();
+      ServerLock.release(this.dataDir, lockFile);
       throw e;
     }
   }
 
-  private static FileChannel lock(Path dataDir) throws IOException {
-    FileChannel ch = FileChannel.open(dataDir.resolve(ChunkFormat.LOCK_FILE), StandardOpenOption.CREATE,
-        StandardOpenOption.READ, StandardOpenOption.WRITE);
-    FileLock l;
-    try {
-      l = ch.tryLock();
-    } catch (OverlappingFileLockException e) {
-      l = null; // this process already serves it
-    } catch (IOException e) {
-      ch.close();
-      throw e;
-    }
-    if (l == null) {
-      ch.close();
-      throw new IOException("data directory " + dataDir + " is in use by another chunk server (" + ChunkFormat.LOCK_FILE
-          + " is locked)");
-    }
-    return ch; // the lock lasts as long as the channel is open (or the process lives)
+  /**
+   * After a heartbeat the MDS answered: local readers on this machine may trust this server's files
+   * until untilNanos (System.nanoTime), as server csId of cluster (ServerLock).
+   */
+  public void vouch(long csId, String cluster, long untilNanos) throws IOException {
+    ServerLock.vouch(lockFile, new ServerLock.Vouch(csId, cluster, untilNanos));
   }
 
   /** The data directory, absolute (advertised to the MDS for local reads). */
@@ -299,7 +286,7 @@ public final class ChunkStore implements AutoCloseable {
       }
       chunks.clear();
     } finally {
-      lockFile.close(); // after the files: until here a local reader may still trust them
+      ServerLock.release(dataDir, lockFile); // after the files: until here a local reader may still trust them
     }
   }
 }
