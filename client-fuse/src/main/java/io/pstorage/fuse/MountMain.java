@@ -81,6 +81,8 @@ public final class MountMain implements Callable<Integer> {
     PcsClient.Options co = new PcsClient.Options();
     co.mdsDeadline = o.mdsTimeout;
     co.description = "pstorage-mount " + o.mountpoint;
+    co.localHosts.addAll(o.localHosts);
+    co.localReads = o.localReads;
     PcsClient client;
     try {
       client = PcsClient.connect(o.cluster, co);

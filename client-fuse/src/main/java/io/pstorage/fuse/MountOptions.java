@@ -33,6 +33,13 @@ public final class MountOptions {
   public Duration mdsTimeout = Duration.ofDays(365);
   /** How long directory paths are cached (like the kernel's attr/entry timeouts). */
   public Duration dirCacheTtl = Duration.ofSeconds(1);
+  /**
+   * Hosts (names or addresses, as chunk servers register them) that are this machine: their
+   * replicas are read first, and from their files (local reads). Empty: this host's own names.
+   */
+  public final Set<String> localHosts = new java.util.LinkedHashSet<>();
+  /** Read local replicas from their files (PcsClient.Options.localReads). */
+  public boolean localReads = true;
   /** Options passed through to libfuse2 (-o ...). */
   public final List<String> fuseOptions = new ArrayList<>();
 
@@ -56,6 +63,8 @@ public final class MountOptions {
         case "mds_timeout" -> mdsTimeout = Long.parseLong(val) <= 0 ? Duration.ofDays(365)
             : Duration.ofSeconds(Long.parseLong(val));
         case "single_thread" -> singleThreaded = true;
+        case "local_host" -> localHosts.add(val);
+        case "no_local_reads" -> localReads = false;
         default -> fuseOptions.add(o);
       }
     }
