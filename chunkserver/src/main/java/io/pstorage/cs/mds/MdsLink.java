@@ -1,6 +1,7 @@
 package io.pstorage.cs.mds;
 
 import io.pstorage.common.PcsException;
+import io.pstorage.common.cs.ChunkFormat;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.cs.CsConfig;
 import io.pstorage.cs.scrub.Scrubber;
@@ -130,6 +131,9 @@ public final class MdsLink implements AutoCloseable {
     diskError = e;
   }
 
+  /** The last vouch (local reads) failed; said once in the log until one works again. */
+  private boolean vouchFailed;
+
   private void beat() throws IOException {
     probeDisk();
     bad.addAll(data.drainBad());
@@ -177,7 +181,17 @@ public final class MdsLink implements AutoCloseable {
       // that stops (SIGSTOP, a long pause) stops vouching well before the MDS (5 s by default)
       // or a writer's timeouts can move its chunks on without it. Written after the MDS's
       // deletes and version changes above are applied.
-      store.vouch(csId, cfg.cluster, sent + 3 * cfg.heartbeatInterval.toNanos());
+      try {
+        store.vouch(csId, cfg.cluster, sent + 3 * cfg.heartbeatInterval.toNanos());
+        vouchFailed = false;
+      } catch (IOException e) {
+        // The heartbeat itself went through; local readers just read through us until this works.
+        if (!vouchFailed) {
+          LOG.warn("cs={} cannot vouch for its files in {} ({}); clients on this host read through the server",
+              csId, ChunkFormat.LOCK_FILE, e.toString());
+        }
+        vouchFailed = true;
+      }
     }
   }
 
