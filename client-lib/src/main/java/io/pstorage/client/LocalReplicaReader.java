@@ -4,12 +4,12 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import com.sun.nio.file.ExtendedOpenOption;
 import io.pstorage.common.cs.ChunkFormat;
+import io.pstorage.common.cs.IoBuffers;
 import io.pstorage.common.cs.MachineId;
 import io.pstorage.common.cs.ServerLock;
 import io.pstorage.proto.ChunkInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -33,15 +33,9 @@ import org.slf4j.LoggerFactory;
  * chain moved on without it) are never read. Anything else returns
  * null and the caller asks the chunk server, which answers with authority (and reports damage).
  */
-final class LocalReplicaReader implements AutoCloseable {
+final class LocalReplicaReader {
   private static final Logger LOG = LoggerFactory.getLogger(LocalReplicaReader.class);
   private static final int BLOCK = ChunkFormat.BLOCK;
-  /** Per-thread buffers for direct reads: small reads do not pin 1 MiB per thread. */
-  private static final int SMALL = 64 << 10;
-  private static final int LARGE = (1 << 20) + 2 * BLOCK;
-  private static final ThreadLocal<ByteBuffer> SMALL_BUF = ThreadLocal.withInitial(() -> aligned(SMALL));
-  private static final ThreadLocal<ByteBuffer> LARGE_BUF = ThreadLocal.withInitial(() -> aligned(LARGE));
-  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10).asReadOnlyBuffer();
 
   private final boolean enabled;
   private final String machineId = MachineId.get();
@@ -77,31 +71,30 @@ final class LocalReplicaReader implements AutoCloseable {
       return null; // not a path here: the server answers
     }
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      ChunkFormat.Header h = header(ch, file);
+      ChunkFormat.Header h = ChunkFormat.readHeader(ch, file);
       if (h.chunkId() != c.getChunkId() || h.version() != c.getVersion() || offset + len > h.chunkSize()) {
         return null; // another version (the server says which), or a bad request (it says why)
       }
       long first = offset / BLOCK;
       int blocks = (int) ((offset + len - 1) / BLOCK - first + 1);
-      ByteBuffer crcs = ByteBuffer.allocate(blocks * 4).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, crcs, ChunkFormat.HEADER + first * 4);
-      boolean aligned = offset % BLOCK == 0 && len % BLOCK == 0;
-      byte[] span = new byte[aligned ? len : blocks * BLOCK];
-      readData(file, ch, h.dataStart() + first * BLOCK, span);
+      int[] stored = ChunkFormat.readCrcs(ch, first, blocks);
+      ByteBuffer buf = IoBuffers.scratch(blocks * BLOCK);
+      readData(file, ch, h.dataStart() + first * BLOCK, buf);
       for (int b = 0; b < blocks; b++) {
-        if (!ChunkFormat.matches(span, b * BLOCK, crcs.getInt(b * 4))) {
+        if (!ChunkFormat.matches(buf, b * BLOCK, stored[b])) {
           // Damage, or a write racing this read; the server reads under its lock and reports damage.
           LOG.debug("chunk={} version={} block={}: checksum mismatch in a local read of {}; asking the chunk server",
               c.getChunkId(), c.getVersion(), first + b, file);
           return null;
         }
       }
-      if (!header(ch, file).equals(h) || !vouched(c, i, dir)) {
+      if (!ChunkFormat.readHeader(ch, file).equals(h) || !vouched(c, i, dir)) {
         return null; // the version moved during the read, or the server is down: its file may be stale
       }
+      byte[] out = new byte[len];
+      buf.get((int) (offset - first * BLOCK), out);
       served.increment();
-      int at = (int) (offset - first * BLOCK);
-      return UnsafeByteOperations.unsafeWrap(span, at, len);
+      return UnsafeByteOperations.unsafeWrap(out);
     } catch (NoSuchFileException e) {
       return null; // not (or no longer) on this server: it says so itself
     } catch (IOException e) {
@@ -113,60 +106,22 @@ final class LocalReplicaReader implements AutoCloseable {
   }
 
   /**
-   * Reads span.length bytes at pos in one direct I/O where the file system allows it, as the chunk
-   * server does: a buffered read through a descriptor opened just now starts with a small
-   * read-ahead window, and a cold 1 MiB read became eight disk round trips (slower than asking
-   * the chunk server). The header and the checksum table stay buffered (small, often cached).
+   * Whole blocks at pos into dst (this thread's aligned buffer) in one direct I/O where the file
+   * system allows it, as the chunk server does: a buffered read through a descriptor opened just
+   * now starts with a small read-ahead window, and a cold 1 MiB read became eight disk round trips
+   * (slower than asking the chunk server). Header and checksum table stay buffered (small, often
+   * cached).
    */
-  private static void readData(Path file, FileChannel buffered, long pos, byte[] span) throws IOException {
+  private static void readData(Path file, FileChannel buffered, long pos, ByteBuffer dst) throws IOException {
     FileChannel direct;
     try {
       direct = FileChannel.open(file, StandardOpenOption.READ, ExtendedOpenOption.DIRECT);
     } catch (UnsupportedOperationException | IOException e) {
-      readFully(buffered, ByteBuffer.wrap(span), pos); // e.g. tmpfs refuses O_DIRECT
+      ChunkFormat.readBlocks(buffered, false, pos, dst); // e.g. tmpfs refuses O_DIRECT
       return;
     }
     try (direct) {
-      ByteBuffer buf = scratch(span.length);
-      for (long at = pos; buf.hasRemaining(); ) {
-        int n = direct.read(buf, at);
-        if (n <= 0 || n % BLOCK != 0) {
-          break; // the end of the file (only there does a direct read end off a block boundary)
-        }
-        at += n;
-      }
-      while (buf.hasRemaining()) { // past the end of the file: zeros (the buffer is reused)
-        buf.put(ZEROS.duplicate().limit(Math.min(ZEROS.capacity(), buf.remaining())));
-      }
-      buf.get(0, span);
-    }
-  }
-
-  /** The thread's aligned direct buffer for span bytes (O_DIRECT needs both aligned). */
-  private static ByteBuffer scratch(int span) {
-    ThreadLocal<ByteBuffer> t = span <= SMALL ? SMALL_BUF : span <= LARGE ? LARGE_BUF : null;
-    ByteBuffer b = t != null ? t.get() : aligned(span);
-    return b.clear().limit(span);
-  }
-
-  private static ByteBuffer aligned(int n) {
-    return ByteBuffer.allocateDirect(n + BLOCK).alignedSlice(BLOCK).limit(n);
-  }
-
-  private static ChunkFormat.Header header(FileChannel ch, Path file) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(ChunkFormat.HEADER_BYTES);
-    readFully(ch, b, 0);
-    return ChunkFormat.parseHeader(b.flip(), file);
-  }
-
-  /** Fills b from pos; bytes past the end of the file read as zeros (a chunk shorter than the read). */
-  private static void readFully(FileChannel ch, ByteBuffer b, long pos) throws IOException {
-    while (b.hasRemaining()) {
-      int n = ch.read(b, pos);
-      if (n < 0) {
-        break; // the rest of b is still zero: a fresh array or buffer
-      }
-      pos += n;
+      ChunkFormat.readBlocks(direct, true, pos, dst);
     }
   }
 
@@ -180,10 +135,5 @@ final class LocalReplicaReader implements AutoCloseable {
     // A vouch more than a minute ahead is not one a server wrote (a torn or foreign record).
     return v != null && v.csId() == c.getReplicas(i) && v.cluster().equals(cluster) && now - v.untilNanos() < 0
         && v.untilNanos() - now < 60_000_000_000L;
-  }
-
-  @Override
-  public void close() {
-    // Nothing to close: the lock probes are per JVM and stay open (ServerLock).
   }
 }

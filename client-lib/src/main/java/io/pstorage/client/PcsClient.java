@@ -214,7 +214,6 @@ public final class PcsClient implements AutoCloseable {
     pool.shutdownNow();
     channels.close();
     readPorts.close();
-    io.local.close();
     mds.close();
   }
 }

@@ -2,6 +2,7 @@ package io.pstorage.cs.mds;
 
 import io.pstorage.common.PcsException;
 import io.pstorage.common.cs.ChunkFormat;
+import io.pstorage.common.cs.MachineId;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.cs.CsConfig;
 import io.pstorage.cs.scrub.Scrubber;
@@ -69,7 +70,7 @@ public final class MdsLink implements AutoCloseable {
     csId = mds.registerCs(RegisterCsRequest.newBuilder().setAddress(cfg.address.toString()).setHost(cfg.host)
         .setTier(cfg.tier).setCapacity(store.capacity()).setDisk(cfg.address.toString()).setRack(cfg.rack)
         .setRow(cfg.row).setRoom(cfg.room).setUuid(cfg.uuid).setReadAddress(readAddress)
-        .setDataDir(store.dataDir().toString()).setMachineId(io.pstorage.common.cs.MachineId.get()).build()).getCsId();
+        .setDataDir(store.dataDir().toString()).setMachineId(MachineId.get()).build()).getCsId();
     data.setSelfId(csId);
     fullReport = true;
     LOG.info("registered cs={} address={} read_address={} host={} chunks={}", csId, cfg.address, readAddress, cfg.host,

@@ -3,6 +3,7 @@ package io.pstorage.cs.store;
 import com.sun.nio.file.ExtendedOpenOption;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.cs.ChunkFormat;
+import io.pstorage.common.cs.IoBuffers;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -12,7 +13,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import java.util.zip.CRC32C;
 
 /**
  * One chunk replica on disk, in one file so that one fdatasync covers data, checksums and size:
@@ -36,17 +36,6 @@ import java.util.zip.CRC32C;
 public final class ChunkFile implements AutoCloseable {
   public static final int BLOCK = ChunkFormat.BLOCK;
   static final int HEADER = ChunkFormat.HEADER;
-  /** One payload plus a partial block at each end. */
-  private static final int SCRATCH = (1 << 20) + 2 * BLOCK;
-  /** Per-thread aligned direct buffer for one I/O (O_DIRECT needs both); a CS has a fixed pool. */
-  private static final ThreadLocal<ByteBuffer> SCRATCH_BUF = ThreadLocal.withInitial(() -> aligned(SCRATCH));
-  /**
-   * The same for I/O of at most SMALL bytes: a read-port connection has a thread of its own, and
-   * one that only ever reads 4 KiB should not hold a 1 MiB direct buffer for its lifetime.
-   */
-  private static final int SMALL = 64 << 10;
-  private static final ThreadLocal<ByteBuffer> SMALL_BUF = ThreadLocal.withInitial(() -> aligned(SMALL));
-  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10);
 
   private final long chunkId;
   private final long chunkSize;
@@ -84,9 +73,7 @@ public final class ChunkFile implements AutoCloseable {
   static ChunkFile open(Path path) throws IOException {
     FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
     try {
-      ByteBuffer h = ByteBuffer.allocate(ChunkFormat.HEADER_BYTES);
-      readFully(ch, h, 0);
-      ChunkFormat.Header hd = ChunkFormat.parseHeader(h.flip(), path);
+      ChunkFormat.Header hd = ChunkFormat.readHeader(ch, path);
       return new ChunkFile(path, ch, hd.chunkId(), hd.version(), hd.chunkSize());
     } catch (IOException | RuntimeException e) {
       ch.close();
@@ -154,7 +141,7 @@ public final class ChunkFile implements AutoCloseable {
     long first = offset / BLOCK, last = (offset + len - 1) / BLOCK;
     int span = (int) ((last - first + 1) * BLOCK);
     long base = first * BLOCK;
-    ByteBuffer buf = scratch(span);
+    ByteBuffer buf = IoBuffers.scratch(span);
     // Whole blocks are copied and checksummed before taking the lock; partial ones need the old
     // contents, read under it.
     boolean whole = offset == base && len == span;
@@ -198,11 +185,11 @@ public final class ChunkFile implements AutoCloseable {
       long keepBlocks = (offset + BLOCK - 1) / BLOCK;
       long oldBlocks = (length + BLOCK - 1) / BLOCK;
       if (offset % BLOCK != 0) {
-        ByteBuffer blk = scratch(BLOCK);
+        ByteBuffer blk = IoBuffers.scratch(BLOCK);
         long b = offset / BLOCK;
         readVerifiedBlock(b, blk, 0);
-        zero(blk.position((int) (offset % BLOCK)));
-        ByteBuffer c = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(crc(blk, 0, BLOCK));
+        IoBuffers.zero(blk.position((int) (offset % BLOCK)));
+        ByteBuffer c = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(ChunkFormat.crc(blk, 0, BLOCK));
         writeFully(c.flip(), HEADER + b * 4);
       }
       writeFully(ByteBuffer.allocate((int) (oldBlocks - keepBlocks) * 4), HEADER + keepBlocks * 4);
@@ -236,10 +223,10 @@ public final class ChunkFile implements AutoCloseable {
     }
     long first = offset / BLOCK, last = (offset + len - 1) / BLOCK;
     int span = (int) ((last - first + 1) * BLOCK);
-    ByteBuffer buf = scratch(span);
+    ByteBuffer buf = IoBuffers.scratch(span);
     lock.readLock().lock();
     try {
-      int[] stored = readCrcs(first, (int) (last - first + 1));
+      int[] stored = ChunkFormat.readCrcs(ch, first, (int) (last - first + 1));
       readData(first * BLOCK, buf);
       for (int i = 0; i < stored.length; i++) {
         verify(first + i, buf, i * BLOCK, stored[i]);
@@ -265,7 +252,7 @@ public final class ChunkFile implements AutoCloseable {
 
   /** Reads block into dst[at, at + BLOCK) and verifies it. */
   private void readVerifiedBlock(long block, ByteBuffer dst, int at) throws IOException, PcsException {
-    int stored = readCrcs(block, 1)[0];
+    int stored = ChunkFormat.readCrcs(ch, block, 1)[0];
     readData(block * BLOCK, dst.slice(at, BLOCK));
     verify(block, dst, at, stored);
   }
@@ -275,27 +262,12 @@ public final class ChunkFile implements AutoCloseable {
     return ChunkFormat.matches(b, at, stored);
   }
 
-  private static boolean matches(ByteBuffer b, int at, int stored) {
-    return crc(b, at, BLOCK) == stored || (stored == 0 && allZero(b, at, BLOCK));
-  }
-
   private void verify(long block, ByteBuffer b, int at, int stored) throws PcsException {
-    if (!matches(b, at, stored)) {
-      int actual = crc(b, at, BLOCK);
+    if (!ChunkFormat.matches(b, at, stored)) {
+      int actual = ChunkFormat.crc(b, at, BLOCK);
       throw new PcsException(StatusCode.CHECKSUM_MISMATCH, String.format(
           "chunk=%d version=%d block=%d: checksum %08x, stored %08x", chunkId, version, block, actual, stored));
     }
-  }
-
-  private int[] readCrcs(long firstBlock, int n) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(n * 4).order(ByteOrder.LITTLE_ENDIAN);
-    readFully(ch, b, HEADER + firstBlock * 4); // past the end reads as zeros
-    b.flip();
-    int[] out = new int[n];
-    for (int i = 0; i < n; i++) {
-      out[i] = b.getInt(i * 4);
-    }
-    return out;
   }
 
   /**
@@ -303,16 +275,7 @@ public final class ChunkFile implements AutoCloseable {
    * end of the file. A direct read stops short only at the end of the file.
    */
   private void readData(long pos, ByteBuffer dst) throws IOException {
-    long at = dataStart + pos;
-    while (dst.hasRemaining()) {
-      int n = dio.read(dst, at);
-      if (n <= 0 || (dio != ch && n % BLOCK != 0)) {
-        break;
-      }
-      at += n;
-    }
-    zero(dst);
-    dst.flip();
+    ChunkFormat.readBlocks(dio, dio != ch, dataStart + pos, dst);
   }
 
   /** Writes buf[0, n) at data offset pos: whole blocks directly, an unaligned tail through the page cache. */
@@ -322,19 +285,6 @@ public final class ChunkFile implements AutoCloseable {
     long at = dataStart + pos;
     while (b.hasRemaining()) {
       at += c.write(b, at);
-    }
-  }
-
-  private static void readFully(FileChannel ch, ByteBuffer b, long pos) throws IOException {
-    while (b.hasRemaining()) {
-      int n = ch.read(b, pos);
-      if (n < 0) {
-        while (b.hasRemaining()) {
-          b.put((byte) 0);
-        }
-        return;
-      }
-      pos += n;
     }
   }
 
@@ -349,46 +299,13 @@ public final class ChunkFile implements AutoCloseable {
     writeFully(ChunkFormat.header(chunkId, v, chunkSize), 0);
   }
 
-  private static int crc(ByteBuffer b, int at, int len) {
-    CRC32C c = new CRC32C();
-    c.update(b.slice(at, len));
-    return (int) c.getValue();
-  }
-
   /** The CRCs of buf's blocks in [0, span), little-endian, ready to write. */
   private static ByteBuffer blockCrcs(ByteBuffer buf, int span) {
     ByteBuffer crcs = ByteBuffer.allocate(span / BLOCK * 4).order(ByteOrder.LITTLE_ENDIAN);
     for (int b = 0; b < span; b += BLOCK) {
-      crcs.putInt(crc(buf, b, BLOCK));
+      crcs.putInt(ChunkFormat.crc(buf, b, BLOCK));
     }
     return crcs.flip();
-  }
-
-  private static boolean allZero(ByteBuffer b, int off, int len) {
-    for (int i = off; i < off + len; i += 8) {
-      if (b.getLong(i) != 0) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  /** Fills dst's remaining bytes with zeros. */
-  private static void zero(ByteBuffer dst) {
-    while (dst.hasRemaining()) {
-      dst.put(ZEROS.duplicate().limit(Math.min(ZEROS.capacity(), dst.remaining())));
-    }
-  }
-
-  /** An aligned direct buffer of n bytes (n a multiple of BLOCK). */
-  private static ByteBuffer aligned(int n) {
-    return ByteBuffer.allocateDirect(n + BLOCK).alignedSlice(BLOCK).limit(n);
-  }
-
-  /** The thread's scratch buffer limited to span, or a new one for a larger span. */
-  private static ByteBuffer scratch(int span) {
-    ByteBuffer b = span <= SMALL ? SMALL_BUF.get() : span <= SCRATCH ? SCRATCH_BUF.get() : aligned(span);
-    return b.clear().limit(span);
   }
 
   /** The file opened again with O_DIRECT, or ch if the file system refuses it (tmpfs). */

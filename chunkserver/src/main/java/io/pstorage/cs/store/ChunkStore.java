@@ -200,7 +200,7 @@ public final class ChunkStore implements AutoCloseable {
 
   /** Where a copy being pulled from a peer is written until it is complete. */
   public Path copyPath(long chunkId) throws IOException {
-    Path p = root.resolve(String.format("%02x/%x%s", chunkId & 0xff, chunkId, COPY_SUFFIX));
+    Path p = path(chunkId).resolveSibling(Long.toHexString(chunkId) + COPY_SUFFIX);
     Files.createDirectories(p.getParent());
     return p;
   }

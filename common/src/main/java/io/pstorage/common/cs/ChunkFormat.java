@@ -3,6 +3,7 @@ package io.pstorage.common.cs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.zip.CRC32C;
 
@@ -71,15 +72,82 @@ public final class ChunkFormat {
     return new Header(b.getLong(12), b.getLong(20), b.getLong(28));
   }
 
+  /** Reads and parses the header at the start of a chunk file. */
+  public static Header readHeader(FileChannel ch, Object file) throws IOException {
+    ByteBuffer h = ByteBuffer.allocate(HEADER_BYTES);
+    readFully(ch, h, 0);
+    return parseHeader(h.flip(), file);
+  }
+
+  /** The stored CRCs of blocks [firstBlock, firstBlock + n): 0 for a block never written. */
+  public static int[] readCrcs(FileChannel ch, long firstBlock, int n) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(n * 4).order(ByteOrder.LITTLE_ENDIAN);
+    readFully(ch, b, HEADER + firstBlock * 4); // past the end reads as zeros (the table is sparse)
+    int[] out = new int[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = b.getInt(i * 4);
+    }
+    return out;
+  }
+
+  /**
+   * Whole data blocks at file position pos into dst (dst flipped when done), zeros past the end of
+   * the file. Through a direct descriptor (buffer and pos aligned) a read stops short of a block
+   * boundary only at the end of the file.
+   */
+  public static void readBlocks(FileChannel from, boolean direct, long pos, ByteBuffer dst) throws IOException {
+    while (dst.hasRemaining()) {
+      int n = from.read(dst, pos);
+      if (n <= 0 || (direct && n % BLOCK != 0)) {
+        break;
+      }
+      pos += n;
+    }
+    IoBuffers.zero(dst);
+    dst.flip();
+  }
+
+  /** Fills b from pos; bytes past the end of the file read as zeros. */
+  public static void readFully(FileChannel ch, ByteBuffer b, long pos) throws IOException {
+    while (b.hasRemaining()) {
+      int n = ch.read(b, pos);
+      if (n < 0) {
+        IoBuffers.zero(b);
+        return;
+      }
+      pos += n;
+    }
+  }
+
   public static int crc(byte[] b, int off, int len) {
     CRC32C c = new CRC32C();
     c.update(b, off, len);
     return (int) c.getValue();
   }
 
+  public static int crc(ByteBuffer b, int at, int len) {
+    CRC32C c = new CRC32C();
+    c.update(b.slice(at, len));
+    return (int) c.getValue();
+  }
+
   /** Whether the 4 KiB block at b[at] matches a stored checksum (0 also accepts all zeros). */
   public static boolean matches(byte[] b, int at, int stored) {
     return crc(b, at, BLOCK) == stored || (stored == 0 && allZero(b, at, BLOCK));
+  }
+
+  /** The same for the block at b's index at. */
+  public static boolean matches(ByteBuffer b, int at, int stored) {
+    return crc(b, at, BLOCK) == stored || (stored == 0 && allZero(b, at, BLOCK));
+  }
+
+  private static boolean allZero(ByteBuffer b, int off, int len) {
+    for (int i = off; i < off + len; i += 8) {
+      if (b.getLong(i) != 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static boolean allZero(byte[] b, int off, int len) {
