@@ -62,7 +62,7 @@ public final class MdsConfig {
   public long replicationBytesPerSecond = 256L << 20;
   /** Write lease time; clients renew at a third of it. A new leader grants none for this long. */
   public Duration leaseTime = Duration.ofSeconds(10);
-  /** How long results of client mutations are kept to answer retries (clients give up after 60 s). */
+  /** How long a client that went quiet keeps its retry record (clients give up a call after 60 s). */
   public Duration retryKeep = Duration.ofSeconds(180);
   /** Raft entries between automatic snapshots (RocksDB checkpoints). */
   public long snapshotThreshold = 100_000;

@@ -102,7 +102,18 @@ class BadInputTest {
         MdsResponse again = stub.execute(create);
         assertEquals(StatusCode.OK, first.getStatus());
         assertEquals(first, again, "the retry gets the first answer, not EEXIST");
+        // The client's next call says it has call 7's answer: the result is dropped, and a late
+        // copy of call 7 is refused rather than applied a second time.
+        MdsResponse next = stub.execute(MdsRequest.newBuilder()
+            .setHeader(once.toBuilder().setCallSeq(8).setAnsweredBelow(8))
+            .setCreate(CreateRequest.newBuilder().setParent(d).setName("next").setMode(0644).setExclusive(true))
+            .build());
+        assertEquals(StatusCode.OK, next.getStatus());
+        MdsResponse late = stub.execute(create);
+        assertEquals(StatusCode.IO_ERROR, late.getStatus(), late.toString());
+        assertTrue(late.getMessage().contains("already answered"), late.getMessage());
         m.unlink(d, "once");
+        m.unlink(d, "next");
       } finally {
         ch.shutdownNow();
       }
@@ -141,9 +152,9 @@ class BadInputTest {
   }
 
   /**
-   * More records than one entry drops (256) expire over several entries, each pass starting where
-   * the last one stopped, and every one of them goes: a retry of the first and of the last call is
-   * applied again.
+   * More quiet clients than one entry forgets (256) expire over several entries, each pass starting
+   * where the last one stopped, and every one of them goes: a retry of the first and of the last
+   * client's call is applied again.
    */
   @Test
   void retryResultsExpireInBatchesUntilNoneIsLeft() throws Exception {
@@ -158,7 +169,7 @@ class BadInputTest {
         int calls = 600;
         java.util.function.IntFunction<MdsRequest> create = i -> MdsRequest.newBuilder()
             .setHeader(RequestHeader.newBuilder().setCluster("batches")
-                .setClientId(ByteString.copyFromUtf8("0123456789abcdef")).setCallSeq(i + 1))
+                .setClientId(ByteString.copyFromUtf8(String.format("client-%010d", i))).setCallSeq(1))
             .setCreate(CreateRequest.newBuilder().setParent(d).setName("f" + i).setMode(0644).setExclusive(true))
             .build();
         for (int i = 0; i < calls; i++) {
@@ -171,7 +182,7 @@ class BadInputTest {
         }
         for (int i : new int[] {0, calls / 2, calls - 1}) {
           assertEquals(StatusCode.ALREADY_EXISTS, stub.execute(create.apply(i)).getStatus(),
-              "the record of call " + (i + 1) + " is gone: the call is applied again");
+              "the record of client " + i + " is gone: its call is applied again");
         }
       } finally {
         ch.shutdownNow();

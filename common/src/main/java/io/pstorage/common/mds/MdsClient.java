@@ -17,7 +17,6 @@ import java.util.UUID;
 import java.nio.ByteBuffer;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,7 +33,7 @@ public final class MdsClient implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Map<String, MdsSession> sessions = new ConcurrentHashMap<>();
   private final ByteString clientId;
-  private final AtomicLong callSeq = new AtomicLong();
+  private final CallNumbers calls = new CallNumbers();
   private final Duration deadline;
   private final ClusterTls tls;
   private final Duration attemptTimeout = Duration.ofSeconds(5);
@@ -78,12 +77,22 @@ public final class MdsClient implements AutoCloseable {
   /** Sends one request, to the leader, retrying until success, a definite error, or the deadline. */
   public MdsResponse call(MdsRequest.Builder q) throws PcsException {
     RequestHeader.Builder h = RequestHeader.newBuilder().setCluster(cluster).setUid(uid).setGid(gid);
-    if (Requests.isMutation(q.getOpCase())) {
-      h.setClientId(clientId).setCallSeq(callSeq.incrementAndGet());
+    if (!Requests.isMutation(q.getOpCase())) {
+      MdsRequest req = q.setHeader(h).build();
+      return invoke(to -> session(to).call(req, attemptTimeout), MdsResponse::getStatus, MdsResponse::getLeaderHint,
+          MdsResponse::getMessage);
     }
+    long seq = calls.open();
+    // answered_below is taken after this call opened, so it never passes the call itself: every
+    // retry of it finds its result still kept.
+    h.setClientId(clientId).setCallSeq(seq).setAnsweredBelow(calls.answeredBelow());
     MdsRequest req = q.setHeader(h).build();
-    return invoke(to -> session(to).call(req, attemptTimeout), MdsResponse::getStatus, MdsResponse::getLeaderHint,
-        MdsResponse::getMessage);
+    try {
+      return invoke(to -> session(to).call(req, attemptTimeout), MdsResponse::getStatus, MdsResponse::getLeaderHint,
+          MdsResponse::getMessage);
+    } finally {
+      calls.settle(seq); // answered, or failed for good: this client will not send it again
+    }
   }
 
   /**

@@ -13,13 +13,10 @@ import io.pstorage.proto.MdsLogEntry;
 import io.pstorage.proto.MdsLogResult;
 import io.pstorage.proto.MdsRequest;
 import io.pstorage.proto.MdsResponse;
-import io.pstorage.proto.RequestHeader;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
@@ -47,8 +44,6 @@ import org.slf4j.LoggerFactory;
 public final class MdsStateMachine extends BaseStateMachine {
   private static final Logger LOG = LoggerFactory.getLogger(MdsStateMachine.class);
   private static final byte[] APPLIED_KEY = Keys.meta("applied_index");
-  /** Expired retry records removed per entry, so that cleanup never makes one entry slow. */
-  private static final int RETRY_EXPIRE_BATCH = 256;
 
   private final Path dataDir;
   private final CheckpointStorage storage;
@@ -62,10 +57,11 @@ public final class MdsStateMachine extends BaseStateMachine {
   private volatile Throwable fatal;
 
   /**
-   * Results of client mutations are kept this long (by the leader's clock in the log entry, so
-   * every replica expires the same ones) to answer retries.
+   * A client's retry record is kept this long after its last mutation (by the leader's clock in
+   * the log entry, so every replica expires the same ones).
    */
   private final long retryKeepSeconds;
+  private final RetryRecords retries = new RetryRecords();
 
   public MdsStateMachine(Path dataDir, long retryKeepSeconds, Consumer<RaftPeerId> onLeaderChange) {
     this.dataDir = dataDir;
@@ -215,7 +211,7 @@ public final class MdsStateMachine extends BaseStateMachine {
       for (MdsRequest op : e.getOpsList()) {
         results.addResults(applyOne(new ApplyContext(t, e.getTime(), op.getHeader()), op));
       }
-      expireRetryRecords(t, e.getTime().getSec() - retryKeepSeconds);
+      retries.expire(t, e.getTime().getSec() - retryKeepSeconds);
       t.put(Column.META, APPLIED_KEY, Keys.concat(Keys.u64(ti.getTerm()), Keys.u64(ti.getIndex())));
       t.commit();
       dbApplied = ti.getIndex();
@@ -258,14 +254,10 @@ public final class MdsStateMachine extends BaseStateMachine {
   /** One operation, atomically: on any error its writes are rolled back and the error returned. */
   private MdsResponse applyOne(ApplyContext cx, MdsRequest op) {
     Txn t = cx.txn();
-    byte[] retryKey = retryKey(op.getHeader(), 0);
-    if (retryKey != null) {
-      byte[] cached = t.get(Column.META, retryKey);
-      if (cached != null) {
-        return parseResponse(cached);
-      }
+    MdsResponse r = retries.answered(t, op.getHeader());
+    if (r != null) {
+      return r;
     }
-    MdsResponse r;
     t.savePoint();
     try {
       r = Operations.mutate(cx, op);
@@ -274,71 +266,8 @@ public final class MdsStateMachine extends BaseStateMachine {
       t.rollbackToSavePoint();
       r = MdsResponse.newBuilder().setStatus(ex.code()).setMessage(ex.detail()).build();
     }
-    if (retryKey != null) {
-      t.put(Column.META, retryKey, r.toByteArray());
-      // expiry index: 'T' time key -> the record to drop once it is older than RETRY_KEEP_SECONDS
-      byte[] expiry = Keys.concat(Keys.tagged('T', cx.now().getSec()), retryKey);
-      t.put(Column.META, expiry, new byte[0]);
-      noteExpiryKey(expiry);
-    }
+    retries.remember(t, op.getHeader(), cx.now().getSec(), r);
     return r;
-  }
-
-  private static byte[] retryKey(RequestHeader h, long back) {
-    if (h.getClientId().isEmpty() || h.getCallSeq() <= back) {
-      return null;
-    }
-    byte[] id = h.getClientId().toByteArray();
-    return ByteBuffer.allocate(1 + id.length + 8).put((byte) 'R').put(id).putLong(h.getCallSeq() - back).array();
-  }
-
-  /**
-   * Where the next expiry pass starts: every 'T' key below it is deleted. Scanning from 'T' instead
-   * would step over the tombstones of every record expired since RocksDB last compacted them away,
-   * on every entry: after a few hundred thousand operations that made each entry cost milliseconds
-   * (measured with deploy/bench-mds.sh). Only the apply thread touches it; any value at or below
-   * the first live key gives the same deletions, so replicas stay identical whatever their hint.
-   */
-  private byte[] expireFrom = EXPIRY_START;
-  private static final byte[] EXPIRY_START = {'T'};
-
-  /** Drops retry records stored before {@code before} (seconds), a bounded number per entry. */
-  private void expireRetryRecords(Txn t, long before) {
-    java.util.List<byte[]> old = new java.util.ArrayList<>();
-    boolean more = false;
-    try (io.pstorage.mds.store.Cursor c = t.scan(Column.META, EXPIRY_START, expireFrom)) {
-      for (; c.valid() && Keys.u64(c.key(), 1) < before; c.next()) {
-        if (old.size() == RETRY_EXPIRE_BATCH) {
-          more = true;
-          break;
-        }
-        old.add(c.key());
-      }
-    }
-    for (byte[] k : old) {
-      t.delete(Column.META, k);
-      t.delete(Column.META, Arrays.copyOfRange(k, 9, k.length));
-    }
-    if (more) {
-      expireFrom = Keys.concat(old.get(old.size() - 1), new byte[] {0}); // just after the last one dropped
-    } else if (Arrays.compareUnsigned(expireFrom, Keys.tagged('T', before)) < 0) {
-      expireFrom = Keys.tagged('T', before); // nothing older is left
-    }
-  }
-
-  /** A new 'T' key below the hint (a new leader whose clock is behind) moves the hint back. */
-  private void noteExpiryKey(byte[] tKey) {
-    if (Arrays.compareUnsigned(tKey, expireFrom) < 0) {
-      expireFrom = tKey;
-    }
-  }
-
-  private static MdsResponse parseResponse(byte[] b) {
-    try {
-      return MdsResponse.parseFrom(b);
-    } catch (InvalidProtocolBufferException e) {
-      throw new IllegalStateException("corrupt retry-cache record", e);
-    }
   }
 
   @Override
@@ -438,7 +367,7 @@ public final class MdsStateMachine extends BaseStateMachine {
       Path db = dataDir.resolve("db");
       restoreFrom(storage.dirFor(snap.getTermIndex()), db);
       store = new MetaStore(db);
-      expireFrom = EXPIRY_START; // another replica's records: find them from the start
+      retries.resetHint(); // another replica's records: find them from the start
       dbApplied = readApplied(store);
       LOG.info("installed snapshot={} applied={}", snap.getTermIndex(), dbApplied);
       if (snap.getTermIndex().compareTo(getLastAppliedTermIndex()) > 0) {
