@@ -251,23 +251,23 @@ public final class MdsStateMachine extends BaseStateMachine {
     super.notifyTermIndexUpdated(term, index);
   }
 
-  /** One operation, atomically: on any error its writes are rolled back and the error returned. */
+  /** One client operation, at most once: a retry of an applied call gets its first answer. */
   private MdsResponse applyOne(ApplyContext cx, MdsRequest op) {
+    return retries.applyOnce(cx.txn(), op.getHeader(), cx.now().getSec(), () -> mutate(cx, op));
+  }
+
+  /** One operation, atomically: on any error its writes are rolled back and the error returned. */
+  private static MdsResponse mutate(ApplyContext cx, MdsRequest op) {
     Txn t = cx.txn();
-    MdsResponse r = retries.answered(t, op.getHeader());
-    if (r != null) {
-      return r;
-    }
     t.savePoint();
     try {
-      r = Operations.mutate(cx, op);
+      MdsResponse r = Operations.mutate(cx, op);
       t.releaseSavePoint();
+      return r;
     } catch (PcsException ex) {
       t.rollbackToSavePoint();
-      r = MdsResponse.newBuilder().setStatus(ex.code()).setMessage(ex.detail()).build();
+      return MdsResponse.newBuilder().setStatus(ex.code()).setMessage(ex.detail()).build();
     }
-    retries.remember(t, op.getHeader(), cx.now().getSec(), r);
-    return r;
   }
 
   @Override

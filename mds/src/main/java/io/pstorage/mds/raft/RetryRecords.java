@@ -14,6 +14,7 @@ import io.pstorage.proto.StatusCode;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * The results of client mutations, kept to answer retries (a create retried across a failover gets
@@ -39,12 +40,26 @@ final class RetryRecords {
    */
   private byte[] expireFrom = EXPIRY_START;
 
-  /** The answer to give instead of applying the call, or null: apply it. */
-  MdsResponse answered(Txn t, RequestHeader h) {
+  /**
+   * Applies a client mutation at most once: the kept answer when this call was applied before,
+   * else {@code apply}'s result, kept for retries. The client's record is read once per call.
+   */
+  MdsResponse applyOnce(Txn t, RequestHeader h, long nowSec, Supplier<MdsResponse> apply) {
     if (h.getClientId().isEmpty() || h.getCallSeq() == 0) {
-      return null;
+      return apply.get();
     }
     RetryRecord rec = read(t, h.getClientId());
+    MdsResponse kept = answered(rec, h);
+    if (kept != null) {
+      return kept;
+    }
+    MdsResponse r = apply.get(); // writes operation keys only: rec is still the stored record
+    remember(t, h, rec, nowSec, r);
+    return r;
+  }
+
+  /** The answer to give instead of applying the call, or null: apply it. */
+  private static MdsResponse answered(RetryRecord rec, RequestHeader h) {
     if (rec == null) {
       return null;
     }
@@ -63,12 +78,8 @@ final class RetryRecords {
   }
 
   /** Keeps the result of an applied call and drops the ones the client says it has. */
-  void remember(Txn t, RequestHeader h, long nowSec, MdsResponse result) {
-    if (h.getClientId().isEmpty() || h.getCallSeq() == 0) {
-      return;
-    }
+  private void remember(Txn t, RequestHeader h, RetryRecord old, long nowSec, MdsResponse result) {
     ByteString client = h.getClientId();
-    RetryRecord old = read(t, client);
     long below = Math.max(h.getAnsweredBelow(), old == null ? 0 : old.getAnsweredBelow());
     List<RetryResult> kept = new ArrayList<>();
     if (old != null) {
@@ -108,15 +119,11 @@ final class RetryRecords {
       return;
     }
     List<byte[]> old = new ArrayList<>();
-    byte[] firstLive = null;
+    byte[] next = null; // the first key this pass keeps: not yet due, or over the batch
     try (Cursor c = t.scan(Column.META, EXPIRY_START, expireFrom)) {
       for (; c.valid(); c.next()) {
-        if (Keys.u64(c.key(), 1) >= beforeSec) {
-          firstLive = c.key();
-          break;
-        }
-        if (old.size() == EXPIRE_BATCH) {
-          firstLive = c.key();
+        if (Keys.u64(c.key(), 1) >= beforeSec || old.size() == EXPIRE_BATCH) {
+          next = c.key();
           break;
         }
         old.add(c.key());
@@ -131,7 +138,7 @@ final class RetryRecords {
       }
     }
     // Nothing below the first key still in the index is live (new keys below it move the hint back).
-    expireFrom = firstLive != null ? firstLive : Keys.tagged('T', beforeSec);
+    expireFrom = next != null ? next : Keys.tagged('T', beforeSec);
   }
 
   /** Another replica's state was installed: find its index keys from the start. */

@@ -40,18 +40,29 @@ class RetryRecordsTest {
     return MdsResponse.newBuilder().setStatus(StatusCode.OK).setAttr(InodeAttr.newBuilder().setIno(ino)).build();
   }
 
-  /** One entry: applies the calls that have no kept answer, then expires, then commits. */
+  /** One entry applying one new call whose result is r. */
   private void remember(long sec, RequestHeader h, MdsResponse r) {
     try (Txn t = store.begin()) {
-      assertNull(retries.answered(t, h), "a new call is applied");
-      retries.remember(t, h, sec, r);
+      boolean[] applied = {false};
+      MdsResponse got = retries.applyOnce(t, h, sec, () -> {
+        applied[0] = true;
+        return r;
+      });
+      assertTrue(applied[0], "a new call is applied");
+      assertEquals(r, got);
       t.commit();
     }
   }
 
+  /** The kept answer to a retry of h, or null when the retry would be applied (nothing is committed). */
   private MdsResponse answered(RequestHeader h) {
     try (Txn t = store.begin()) {
-      return retries.answered(t, h);
+      boolean[] applied = {false};
+      MdsResponse got = retries.applyOnce(t, h, 0, () -> {
+        applied[0] = true;
+        return MdsResponse.getDefaultInstance();
+      });
+      return applied[0] ? null : got;
     }
   }
 
