@@ -6,6 +6,7 @@ import io.pstorage.common.PcsException;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.fuse.writeback.MemoryBudget;
 import io.pstorage.fuse.writeback.WriteBack;
+import io.pstorage.proto.InodeAttr;
 import io.pstorage.proto.SetAttrRequest;
 import java.util.HashMap;
 import java.util.List;
@@ -107,8 +108,9 @@ final class OpenFiles implements AutoCloseable {
     return t;
   }
 
-  /** Opens (or shares) the file; the caller must {@link #release} once. */
-  Open open(long ino) throws PcsException {
+  /** Opens (or shares) the file just looked up or created; the caller must {@link #release} once. */
+  Open open(InodeAttr attr) throws PcsException {
+    long ino = attr.getIno();
     synchronized (this) {
       Open o = open.get(ino);
       if (o != null) {
@@ -116,7 +118,7 @@ final class OpenFiles implements AutoCloseable {
         return o;
       }
     }
-    PcsFile f = client.open(ino); // outside the lock: an MDS round trip
+    PcsFile f = client.open(attr);
     synchronized (this) {
       Open o = open.get(ino);
       if (o != null) {

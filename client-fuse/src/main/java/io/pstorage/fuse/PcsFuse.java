@@ -47,13 +47,15 @@ public final class PcsFuse extends FuseStubFS {
   private final MdsClient mds;
   private final OpenFiles files;
   private final DirCache dirs;
+  private final OpStats stats = new OpStats();
+  private final RecentAttrs recent = new RecentAttrs();
   private final CountDownLatch initialized = new CountDownLatch(1);
 
   public PcsFuse(PcsClient client, MountOptions options) {
     this.client = client;
-    this.mds = client.namespace();
-    this.files = new OpenFiles(client, options);
     this.dirs = new DirCache(options.dirCacheTtl);
+    this.mds = client.namespace().onDirectoryChanged(dirs::update);
+    this.files = new OpenFiles(client, options);
   }
 
   /** Counted down when the kernel's INIT reached us: the mount is serving. */
@@ -73,18 +75,23 @@ public final class PcsFuse extends FuseStubFS {
   }
 
   /** Runs one operation; a PcsException becomes its errno, anything else EIO (and a log line). */
-  private static int op(String name, String path, Op body) {
+  private int op(String name, String path, Op body) {
+    long start = System.nanoTime();
     try {
-      return body.run();
+      int r = body.run();
+      stats.record(name, start);
+      return r;
     } catch (PcsException e) {
       if (ANSWERS.contains(e.code())) {
         LOG.debug("{} path={} -> {}", name, path, e.getMessage());
       } else {
         LOG.warn("{} path={} failed: {}", name, path, e.getMessage());
       }
+      stats.record(name + "_err", start); // a negative lookup (ENOENT) is timed apart from a found one
       return -e.errno();
     } catch (RuntimeException e) {
       LOG.error("{} path={} failed", name, path, e);
+      stats.record(name + "_err", start);
       return -Errno.EIO;
     }
   }
@@ -111,7 +118,7 @@ public final class PcsFuse extends FuseStubFS {
     if (path.equals("/")) {
       return MdsClient.ROOT;
     }
-    long ino = dirs.get(path);
+    long ino = dirs.ino(path);
     if (ino >= 0) {
       return ino;
     }
@@ -119,7 +126,7 @@ public final class PcsFuse extends FuseStubFS {
     if (a.getType() != FileType.DIRECTORY) {
       throw new PcsException(StatusCode.NOT_A_DIRECTORY, path + " is not a directory");
     }
-    dirs.put(path, a.getIno());
+    dirs.put(path, a);
     return a.getIno();
   }
 
@@ -141,10 +148,20 @@ public final class PcsFuse extends FuseStubFS {
     if (a.getGid() == 0) { // otherwise a setgid parent chose the group
       q.setGid((int) gid);
     }
-    return mds.setattr(q);
+    return setattr(q);
   }
 
-  private void fill(InodeAttr a, FileStat st) {
+  /** A setattr through this mount: a directory's cached attributes take the answer. */
+  private InodeAttr setattr(SetAttrRequest.Builder q) throws PcsException {
+    InodeAttr a = mds.setattr(q);
+    if (a.getType() == FileType.DIRECTORY) {
+      dirs.update(a);
+    }
+    return a;
+  }
+
+  /** Fills st from a (with this mount's view of an open file's size); returns 0 for op(). */
+  private int fill(InodeAttr a, FileStat st) {
     int type = switch (a.getType()) {
       case DIRECTORY -> FileStat.S_IFDIR;
       case SYMLINK -> FileStat.S_IFLNK;
@@ -172,6 +189,7 @@ public final class PcsFuse extends FuseStubFS {
     st.st_mtim.tv_nsec.set(a.getMtime().getNsec());
     st.st_ctim.tv_sec.set(a.getCtime().getSec());
     st.st_ctim.tv_nsec.set(a.getCtime().getNsec());
+    return 0;
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -193,24 +211,41 @@ public final class PcsFuse extends FuseStubFS {
 
   @Override
   public int getattr(String path, FileStat st) {
+    // The kernel's permission checks ask for every directory walked, on every system call.
+    InodeAttr dir = dirs.attr(path);
+    if (dir != null) {
+      return op("getattr_dir_cached", path, () -> fill(dir, st));
+    }
+    InodeAttr known = recent.take(path); // the LOOKUP of this stat(2) asked a moment ago
+    if (known != null) {
+      return op("getattr_recent", path, () -> fill(known, st));
+    }
     return op("getattr", path, () -> {
-      fill(lookup(path), st);
-      return 0;
+      InodeAttr a = lookup(path);
+      if (a.getType() == FileType.DIRECTORY) {
+        dirs.put(path, a);
+      } else {
+        recent.put(path, a, 1);
+      }
+      return fill(a, st);
     });
   }
 
   @Override
   public int fgetattr(String path, FileStat st, FuseFileInfo fi) {
     return op("fgetattr", path, () -> {
-      fill(mds.getattr(fi.fh.get()), st);
-      return 0;
+      // Right after a create libfuse asks for the attributes to put in the create reply: the
+      // create's own answer is that (the low-level protocol carries it in the reply itself).
+      InodeAttr a = path != null ? recent.take(path) : null;
+      return fill(a != null ? a : mds.getattr(fi.fh.get()), st);
     });
   }
 
   @Override
   public int chmod(String path, @mode_t long mode) {
     return op("chmod", path, () -> {
-      mds.setattr(SetAttrRequest.newBuilder().setIno(lookup(path).getIno()).setMode((int) (mode & 07777)));
+      recent.drop(path);
+      setattr(SetAttrRequest.newBuilder().setIno(lookup(path).getIno()).setMode((int) (mode & 07777)));
       return 0;
     });
   }
@@ -218,6 +253,7 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int chown(String path, long uid, long gid) {
     return op("chown", path, () -> {
+      recent.drop(path);
       SetAttrRequest.Builder q = SetAttrRequest.newBuilder().setIno(lookup(path).getIno());
       if (uid != -1 && uid != 0xFFFFFFFFL) { // (uid_t) -1: leave unchanged
         q.setUid((int) uid);
@@ -225,7 +261,7 @@ public final class PcsFuse extends FuseStubFS {
       if (gid != -1 && gid != 0xFFFFFFFFL) {
         q.setGid((int) gid);
       }
-      mds.setattr(q);
+      setattr(q);
       return 0;
     });
   }
@@ -233,6 +269,7 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int utimens(String path, Timespec[] ts) {
     return op("utimens", path, () -> {
+      recent.drop(path);
       InodeAttr a = lookup(path);
       OpenFiles.Open o = files.get(a.getIno());
       if (o != null) {
@@ -250,7 +287,7 @@ public final class PcsFuse extends FuseStubFS {
       } else if (mn != UTIME_OMIT) {
         q.setMtime(io.pstorage.proto.Timespec.newBuilder().setSec(ts[1].tv_sec.get()).setNsec((int) mn));
       }
-      mds.setattr(q);
+      setattr(q);
       return 0;
     });
   }
@@ -258,6 +295,7 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int truncate(String path, @off_t long size) {
     return op("truncate", path, () -> {
+      recent.drop(path);
       InodeAttr a = lookup(path);
       OpenFiles.Open o = files.get(a.getIno());
       if (o != null) {
@@ -275,6 +313,7 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int ftruncate(String path, @off_t long size, FuseFileInfo fi) {
     return op("ftruncate", path, () -> {
+      recent.drop(path);
       OpenFiles.Open o = handle(fi);
       o.writeBack.drain();
       o.file.truncate(size);
@@ -305,7 +344,7 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int mkdir(String path, @mode_t long mode) {
     return op("mkdir", path, () -> {
-      ownedByCaller(mds.mkdir(dirIno(parentOf(path)), nameOf(path), (int) (mode & 07777)));
+      dirs.put(path, ownedByCaller(mds.mkdir(dirIno(parentOf(path)), nameOf(path), (int) (mode & 07777))));
       return 0;
     });
   }
@@ -313,6 +352,7 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int rmdir(String path) {
     return op("rmdir", path, () -> {
+      recent.dropTree(path);
       mds.rmdir(dirIno(parentOf(path)), nameOf(path));
       dirs.invalidate(path);
       return 0;
@@ -322,6 +362,7 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int unlink(String path) {
     return op("unlink", path, () -> {
+      recent.drop(path);
       mds.unlink(dirIno(parentOf(path)), nameOf(path));
       return 0;
     });
@@ -330,6 +371,8 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int rename(String from, String to) {
     return op("rename", from + " -> " + to, () -> {
+      recent.dropTree(from);
+      recent.dropTree(to);
       mds.rename(dirIno(parentOf(from)), nameOf(from), dirIno(parentOf(to)), nameOf(to), false);
       dirs.invalidate(from);
       dirs.invalidate(to);
@@ -340,6 +383,8 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int link(String from, String to) {
     return op("link", from + " -> " + to, () -> {
+      recent.drop(from);
+      recent.drop(to);
       InodeAttr a = lookup(from);
       if (a.getType() == FileType.DIRECTORY) {
         throw new PcsException(StatusCode.NOT_PERMITTED, "hard link to a directory");
@@ -352,6 +397,7 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int symlink(String target, String path) {
     return op("symlink", path, () -> {
+      recent.drop(path);
       ownedByCaller(mds.symlink(dirIno(parentOf(path)), nameOf(path), target));
       return 0;
     });
@@ -413,10 +459,12 @@ public final class PcsFuse extends FuseStubFS {
       int flags = fi.flags.get();
       InodeAttr a = ownedByCaller(mds.create(dirIno(parentOf(path)), nameOf(path), (int) (mode & 07777),
           (flags & O_EXCL) != 0));
-      OpenFiles.Open o = files.open(a.getIno());
+      OpenFiles.Open o = files.open(a);
       fi.fh.set(a.getIno());
       if ((flags & O_TRUNC) != 0 && o.size() > 0) { // it existed (another mount made it meanwhile)
         o.file.truncate(0);
+      } else {
+        recent.put(path, a, 2); // libfuse's fgetattr for the reply, the kernel's permission check of the open
       }
       return 0;
     });
@@ -426,7 +474,7 @@ public final class PcsFuse extends FuseStubFS {
   public int open(String path, FuseFileInfo fi) {
     return op("open", path, () -> {
       InodeAttr a = lookup(path);
-      files.open(a.getIno()); // EISDIR for a directory
+      files.open(a); // EISDIR for a directory
       fi.fh.set(a.getIno());
       return 0;
     });
@@ -447,6 +495,7 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int write(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
     return op("write", path, () -> {
+      recent.drop(path);
       OpenFiles.Open o = handle(fi);
       o.beforeWrite();
       o.writeBack.write(offset, (int) size, (srcOff, dst, dstOff, len) -> buf.get(srcOff, dst, dstOff, len));
@@ -508,13 +557,16 @@ public final class PcsFuse extends FuseStubFS {
   @Override
   public int setxattr(String path, String name, Pointer value, @size_t long size, int flags) {
     return op("setxattr", path, () -> {
+      recent.drop(path);
       byte[] b = new byte[(int) size];
       value.get(0, b, 0, b.length);
       PcsAttrsChange c = PcsXattrs.parse(name, new String(b, StandardCharsets.UTF_8));
       if (c == null) {
         return -Errno.EOPNOTSUPP;
       }
-      mds.setPcsAttrs(lookup(path).getIno(), c, false);
+      long ino = lookup(path).getIno();
+      mds.setPcsAttrs(ino, c, false);
+      dirs.forget(ino);
       return 0;
     });
   }

@@ -142,7 +142,12 @@ public final class PcsClient implements AutoCloseable {
 
   /** Opens an existing regular file by inode number. */
   public PcsFile open(long ino) throws PcsException {
-    InodeAttr a = mds.getattr(ino);
+    return open(mds.getattr(ino));
+  }
+
+  /** Opens the regular file whose attributes were just read (a lookup, a create): no second round trip. */
+  public PcsFile open(InodeAttr a) throws PcsException {
+    long ino = a.getIno();
     if (a.getType() != FileType.REGULAR) {
       throw new PcsException(a.getType() == FileType.DIRECTORY ? StatusCode.IS_A_DIRECTORY
           : StatusCode.INVALID_ARGUMENT, "inode " + ino + " is not a regular file");
@@ -163,7 +168,7 @@ public final class PcsClient implements AutoCloseable {
   public PcsFile create(String path, int mode, boolean exclusive) throws PcsException {
     int slash = path.lastIndexOf('/');
     InodeAttr parent = mds.resolve(slash <= 0 ? "/" : path.substring(0, slash));
-    return open(mds.create(parent.getIno(), path.substring(slash + 1), mode, exclusive).getIno());
+    return open(mds.create(parent.getIno(), path.substring(slash + 1), mode, exclusive));
   }
 
   /** A handle closed; the last one of a file gives its write lease back. */

@@ -229,6 +229,28 @@ class FuseMountTest {
   }
 
   @Test
+  void directoryAttributesAreCurrentHereAndWithinASecondOnTheOtherMount() throws Exception {
+    // Each mount caches directory attributes (the kernel asks for them on every path walk).
+    String a = m1.mountpoint + "/dattr", b = m2.mountpoint + "/dattr";
+    sh("mkdir " + a + " && touch -d @978307200 " + a); // both times: libfuse2 drops a change of one alone
+    assertEquals("2 978307200 755\n", sh("stat -c '%h %Y %a' " + a));
+    assertEquals("2 978307200 755\n", sh("stat -c '%h %Y %a' " + b)); // now cached on the second mount too
+    sh("mkdir " + a + "/sub && touch " + a + "/f && chmod 700 " + a);
+    String[] here = sh("stat -c '%h %Y %a' " + a).trim().split(" ");
+    assertEquals("3", here[0], "this mount's mkdir is seen at once");
+    assertTrue(Long.parseLong(here[1]) > 978307200L, "and the new names' mtime");
+    assertEquals("700", here[2], "and its chmod");
+    String nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+    assertTrue(sh(nobody + "ls " + a + " 2>&1 || true").contains("Permission denied"), "checked with the new mode");
+    long deadline = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+    String there;
+    while (!(there = sh("stat -c '%h %a' " + b).trim()).equals("3 700") && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+    }
+    assertEquals("3 700", there, "the other mount sees the change once its cache entry (1 s) expires");
+  }
+
+  @Test
   void twoMountsSeeEachOthersWrites() throws Exception {
     byte[] data = random(3 << 20, 11);
     Files.write(m1.path("shared.bin"), data);

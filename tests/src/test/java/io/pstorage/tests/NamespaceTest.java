@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -163,6 +164,39 @@ class NamespaceTest {
     fails(StatusCode.INVALID_ARGUMENT, () -> m.setattr(SetAttrRequest.newBuilder().setIno(f.getIno())
         .setMtime(Timespec.newBuilder().setSec(1).setNsec(2_000_000_000))));
     fails(StatusCode.STALE_HANDLE, () -> m.setattr(SetAttrRequest.newBuilder().setIno(999_999_999L).setMode(0)));
+  }
+
+  @Test
+  void namespaceChangesReturnTheDirectoriesTheyTouched() throws Exception {
+    // A FUSE mount caches directory attributes and keeps them current from these replies.
+    List<InodeAttr> seen = new CopyOnWriteArrayList<>();
+    MdsClient w = cluster.client().as(1000, 100).onDirectoryChanged(seen::add);
+    long a = w.mkdir(home, "a", 0755).getIno();
+    assertEquals(List.of(m.getattr(home)), seen, "mkdir: the parent, one link more, as a getattr sees it after");
+    assertEquals(3, seen.get(0).getNlink());
+    long b = w.mkdir(home, "b", 0755).getIno();
+    seen.clear();
+    InodeAttr f = w.create(a, "f", 0644, true);
+    assertEquals(List.of(m.getattr(a)), seen, "create: the parent");
+    seen.clear();
+    w.link(f.getIno(), b, "hard");
+    w.symlink(b, "soft", "hard");
+    assertEquals(2, seen.size());
+    assertEquals(m.getattr(b), seen.get(1), "link and symlink: the directory of the new name");
+    seen.clear();
+    w.rename(a, "f", b, "g", false);
+    assertEquals(List.of(m.getattr(a), m.getattr(b)), seen, "rename across directories: both, source first");
+    seen.clear();
+    w.rename(b, "g", b, "h", false);
+    assertEquals(List.of(m.getattr(b)), seen, "rename within one directory: it, once");
+    seen.clear();
+    w.unlink(b, "h");
+    w.rmdir(home, "a");
+    assertEquals(List.of(m.getattr(b), m.getattr(home)), seen, "unlink and rmdir: the parent");
+    seen.clear();
+    w.setattr(SetAttrRequest.newBuilder().setIno(b).setMode(0700));
+    fails(StatusCode.ALREADY_EXISTS, () -> w.create(b, "hard", 0644, true));
+    assertEquals(List.of(), seen, "a setattr answers with the inode itself; a refused change touches nothing");
   }
 
   @Test

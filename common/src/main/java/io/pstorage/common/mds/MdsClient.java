@@ -17,6 +17,7 @@ import java.util.UUID;
 import java.nio.ByteBuffer;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,6 +41,7 @@ public final class MdsClient implements AutoCloseable {
   private volatile String target;
   private volatile int uid;
   private volatile int gid;
+  private volatile Consumer<InodeAttr> directoryWatcher = dir -> {};
 
   /** A client with this host's credentials for the cluster (see {@link ClusterTls#forCluster}). */
   public MdsClient(String cluster, List<String> addresses, Duration deadline) throws PcsException {
@@ -68,6 +70,15 @@ public final class MdsClient implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Called with every directory a namespace change through this client touched, as the MDS left
+   * it (a FUSE mount keeps its directory-attribute cache current this way).
+   */
+  public MdsClient onDirectoryChanged(Consumer<InodeAttr> watcher) {
+    this.directoryWatcher = watcher;
+    return this;
+  }
+
   public String cluster() {
     return cluster;
   }
@@ -88,8 +99,12 @@ public final class MdsClient implements AutoCloseable {
     h.setClientId(clientId).setCallSeq(seq).setAnsweredBelow(calls.answeredBelow());
     MdsRequest req = q.setHeader(h).build();
     try {
-      return invoke(to -> session(to).call(req, attemptTimeout), MdsResponse::getStatus, MdsResponse::getLeaderHint,
-          MdsResponse::getMessage);
+      MdsResponse r = invoke(to -> session(to).call(req, attemptTimeout), MdsResponse::getStatus,
+          MdsResponse::getLeaderHint, MdsResponse::getMessage);
+      for (InodeAttr dir : r.getDirsList()) {
+        directoryWatcher.accept(dir);
+      }
+      return r;
     } finally {
       calls.settle(seq); // answered, or failed for good: this client will not send it again
     }

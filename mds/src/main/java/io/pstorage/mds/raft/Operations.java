@@ -48,7 +48,28 @@ public final class Operations {
           q.getForgetDeleted().getChunksList());
       default -> throw new PcsException(StatusCode.INVALID_ARGUMENT, "not a mutation: " + q.getOpCase());
     }
+    for (long dir : changedDirectories(q)) {
+      r.addDirs(Namespace.inode(t, dir));
+    }
     return r.setStatus(StatusCode.OK).build();
+  }
+
+  private static final long[] NONE = {};
+
+  /** The directories a namespace change touches (their mtime, ctime, nlink), to return as they are after it. */
+  private static long[] changedDirectories(MdsRequest q) {
+    return switch (q.getOpCase()) {
+      case CREATE -> new long[] {q.getCreate().getParent()};
+      case MKDIR -> new long[] {q.getMkdir().getParent()};
+      case SYMLINK -> new long[] {q.getSymlink().getParent()};
+      case LINK -> new long[] {q.getLink().getNewParent()};
+      case UNLINK -> new long[] {q.getUnlink().getParent()};
+      case RMDIR -> new long[] {q.getRmdir().getParent()};
+      case RENAME -> q.getRename().getSrcParent() == q.getRename().getDstParent()
+          ? new long[] {q.getRename().getSrcParent()}
+          : new long[] {q.getRename().getSrcParent(), q.getRename().getDstParent()};
+      default -> NONE;
+    };
   }
 
   static MdsResponse read(KvReader r, MdsRequest q) throws PcsException {
