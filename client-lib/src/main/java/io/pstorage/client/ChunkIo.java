@@ -94,7 +94,9 @@ final class ChunkIo {
         case STALE_VERSION -> {
           ChunkInfo fresh = chunks.refresh(ino, index);
           if (fresh.getVersion() == c.getVersion() && r.getFailedCs() != 0) {
-            c = repairOrWait(c, chunkSize, r.getFailedCs(), r.getMessage()); // that replica is behind: drop it
+            if (!catchUp(c, chunkSize, r.getFailedCs(), r.getCurrentVersion())) {
+              c = repairOrWait(c, chunkSize, r.getFailedCs(), r.getMessage()); // that replica is behind: drop it
+            }
           } else {
             c = fresh.getChunkId() == 0 ? chunks.forWrite(ino, index) : fresh;
           }
@@ -192,6 +194,34 @@ final class ChunkIo {
       c = next;
       failed = notMoved;
     }
+  }
+
+  /**
+   * A replica the MDS lists in the chain at this version holds an older one: a repair moved the
+   * chain here but its set-version never reached that replica (it was down, or the repair stopped
+   * at an earlier survivor), and dropping it now would go below min, so without this the writer
+   * would wait forever. It holds every write acknowledged up to its version, and none can have
+   * been acknowledged since without it (it refuses other versions), so moving it forward is the
+   * move that repair meant to make; writes that were not acknowledged are sent again by their
+   * writers, as after any repair. False if it cannot be moved (then it is dropped as before).
+   */
+  private boolean catchUp(ChunkInfo c, long chunkSize, long cs, long heldVersion) {
+    int i = c.getReplicasList().indexOf(cs);
+    if (i < 0 || heldVersion <= 0 || heldVersion >= c.getVersion()) {
+      return false;
+    }
+    ChunkReply r;
+    try {
+      r = channels.blocking(c.getReplicaAddresses(i)).withDeadlineAfter(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+          .setVersion(SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
+              .setVersion(heldVersion).setNewVersion(c.getVersion()).setChunkSize(chunkSize).build());
+    } catch (StatusRuntimeException e) {
+      r = ChunkReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setMessage(e.getStatus().toString()).build();
+    }
+    LOG.warn("chunk={} version={} cs={} held version {}: {}", c.getChunkId(), c.getVersion(), cs, heldVersion,
+        r.getStatus() == StatusCode.OK ? "moved forward (a repair's set-version had not reached it)"
+            : "cannot be moved forward: " + r.getStatus() + " " + r.getMessage());
+    return r.getStatus() == StatusCode.OK;
   }
 
   // ------------------------------------------------------------------ read

@@ -18,6 +18,7 @@ import io.pstorage.proto.ChunkWriteRequest;
 import io.pstorage.proto.CopyChunkRequest;
 import io.pstorage.proto.Event;
 import io.pstorage.proto.PcsAttrsChange;
+import io.pstorage.proto.SetVersionRequest;
 import io.pstorage.proto.StatusCode;
 import io.pstorage.tests.faults.Redundancy;
 import java.io.RandomAccessFile;
@@ -234,6 +235,44 @@ class DataPathTest {
         Thread.sleep(200);
       }
       assertTrue(reported, "the CS reported the bad replica to the MDS (event log)");
+    }
+  }
+
+  @Test
+  void aReplicaARepairDidNotMoveIsCaughtUpInsteadOfBlockingTheWriterAtMin(@TempDir Path dir) throws Exception {
+    // As after a CS was killed while a repair moved the chain: the MDS lists [a, b] at version 2,
+    // a holds version 2, b still version 1, and dropping b would go below min (2). Seen in the
+    // kill -9 loop: the writer waited forever, since b refused every write and could not be dropped.
+    try (DataCluster c = cluster(dir, false, 0); PcsClient client = c.client()) {
+      byte[] first = new byte[CHUNK / 2];
+      ChunkInfo v1 = writeOneChunk(client, "/behind.bin", first, 21);
+      assertEquals(3, v1.getReplicasCount());
+      MdsClient m = client.namespace();
+      ChunkInfo v2 = m.updateChunk(v1.getChunkId(), v1.getVersion(), v1.getVersion() + 1,
+          List.of(v1.getReplicas(0), v1.getReplicas(1)));
+      try (ChunkChannels ch = new ChunkChannels(TestCredentials.install("data"))) {
+        ChunkReply moved = ch.blocking(v2.getReplicaAddresses(0)).setVersion(SetVersionRequest.newBuilder()
+            .setCluster("data").setChunkId(v1.getChunkId()).setVersion(v1.getVersion()).setNewVersion(v2.getVersion())
+            .setChunkSize(CHUNK).build());
+        assertEquals(StatusCode.OK, moved.getStatus(), moved.getMessage());
+      }
+      byte[] second = new byte[70_000];
+      new Random(22).nextBytes(second);
+      assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+        try (PcsFile f = client.open("/behind.bin")) {
+          f.write(1000, second);
+          f.fsync();
+        }
+      }, "the writer must not wait for a replica it can bring forward");
+      System.arraycopy(second, 0, first, 1000, second.length);
+      try (PcsFile f = client.open("/behind.bin")) {
+        byte[] got = new byte[first.length];
+        assertEquals(first.length, f.read(0, got, 0, got.length));
+        assertArrayEquals(first, got);
+      }
+      ChunkInfo now = m.chunks(v1.getIno(), 0, 1).get(0);
+      assertTrue(now.getReplicasList().containsAll(v2.getReplicasList()), "b was kept, not dropped: " + now);
+      assertEquals(List.of(), Redundancy.differences(m, "data", List.of(v1.getIno())), "and holds the same bytes");
     }
   }
 

@@ -253,7 +253,15 @@ public final class MdsStateMachine extends BaseStateMachine {
 
   /** One client operation, at most once: a retry of an applied call gets its first answer. */
   private MdsResponse applyOne(ApplyContext cx, MdsRequest op) {
-    return retries.applyOnce(cx.txn(), op.getHeader(), cx.now().getSec(), () -> mutate(cx, op));
+    MdsResponse r = retries.applyOnce(cx.txn(), op.getHeader(), cx.now().getSec(), () -> mutate(cx, op));
+    try {
+      return Operations.withChangedDirectories(cx.txn(), op, r);
+    } catch (PcsException e) {
+      // Only a retry answered from its record meets this: a directory the change touched has
+      // been removed since. The answer stands without them (a client's cache waits out its TTL).
+      LOG.debug("op={} answered without its directories: {}", op.getOpCase(), e.getMessage());
+      return r;
+    }
   }
 
   /** One operation, atomically: on any error its writes are rolled back and the error returned. */

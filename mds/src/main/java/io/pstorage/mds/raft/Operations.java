@@ -48,10 +48,24 @@ public final class Operations {
           q.getForgetDeleted().getChunksList());
       default -> throw new PcsException(StatusCode.INVALID_ARGUMENT, "not a mutation: " + q.getOpCase());
     }
-    for (long dir : changedDirectories(q)) {
-      r.addDirs(Namespace.inode(t, dir));
-    }
     return r.setStatus(StatusCode.OK).build();
+  }
+
+  /**
+   * A namespace change's answer with the directories it touched, as they are now. Added after
+   * the retry record took the answer (so records stay small): a retried call gets them as they
+   * are at the retry, which a client caching directories takes just the same.
+   */
+  static MdsResponse withChangedDirectories(KvReader r, MdsRequest q, MdsResponse answer) throws PcsException {
+    long[] dirs = changedDirectories(q);
+    if (dirs.length == 0 || answer.getStatus() != StatusCode.OK) {
+      return answer;
+    }
+    MdsResponse.Builder b = answer.toBuilder();
+    for (long dir : dirs) {
+      b.addDirs(Namespace.inode(r, dir));
+    }
+    return b.build();
   }
 
   private static final long[] NONE = {};
