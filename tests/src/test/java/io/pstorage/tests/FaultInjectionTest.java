@@ -102,13 +102,14 @@ class FaultInjectionTest {
             w.readsVerified(), Workload.known(files), lost, w.corruptBytes(), w.errors().size(), diffs.size(),
             heal.toMillis() / 1000.0);
         System.out.print("FAULTS " + line);
+        diffs.forEach(d -> System.out.println("FAULTS " + name + " replica difference: " + d));
         Files.writeString(Path.of("target", "fault-summary.txt"), line, StandardOpenOption.CREATE,
             StandardOpenOption.APPEND); // deploy/soak.sh prints these
         assertTrue(injected > 0, "no fault was injected");
         assertTrue(w.acked() > 0, "the workload made no progress");
         assertEquals(List.of(), w.errors(), "errors the writers saw");
         assertEquals(0, w.corruptBytes(), "wrong bytes returned by reads during the faults");
-        assertEquals(0, lost, "acknowledged bytes lost or wrong after the faults");
+        assertEquals(0, lost, "acknowledged bytes lost or wrong after the faults; replicas that differ: " + diffs);
         assertEquals(List.of(), diffs, "replicas that differ");
       }
     }

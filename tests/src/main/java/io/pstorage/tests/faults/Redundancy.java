@@ -72,8 +72,16 @@ public final class Redundancy {
             if (first == null) {
               first = data;
             } else if (!first.equals(data)) {
-              out.add("chunk=" + c.getChunkId() + " version=" + c.getVersion() + " at " + addr + " differs from "
-                  + c.getReplicaAddresses(0));
+              int n = Math.min(first.size(), data.size()), firstDiff = -1, diffBytes = 0;
+              for (int i = 0; i < n; i++) {
+                if (first.byteAt(i) != data.byteAt(i)) {
+                  diffBytes++;
+                  firstDiff = firstDiff < 0 ? i : firstDiff;
+                }
+              }
+              out.add("chunk=" + c.getChunkId() + " version=" + c.getVersion() + " replicas=" + c.getReplicasList()
+                  + " at " + addr + " differs from " + c.getReplicaAddresses(0) + ": lengths " + data.size() + "/"
+                  + first.size() + ", " + diffBytes + " bytes differ from offset " + firstDiff);
             }
           }
         }
