@@ -79,6 +79,15 @@ final class ChunkIo {
     ChunkInfo c = chunks.forWrite(ino, index);
     String last = "";
     for (int attempt = 0; attempt < MAX_REPAIRS; attempt++) {
+      if (c.getReplicasCount() < minReplicas) {
+        // The MDS is restoring min (it fences the good replicas at a new version, then copies
+        // them): a write acknowledged by fewer could be missed by that copy. Wait, as below min.
+        pauseBelowMin("chunk=" + c.getChunkId() + " has " + c.getReplicasCount() + " replicas, min " + minReplicas);
+        attempt--;
+        c = chunks.refresh(ino, index);
+        c = c.getChunkId() == 0 ? chunks.forWrite(ino, index) : c;
+        continue;
+      }
       ChunkWriteReply r = sendWrite(c, chunkSize, offset, data, truncate);
       switch (r.getStatus()) {
         case OK -> {
@@ -142,13 +151,17 @@ final class ChunkIo {
       if (e.code() != StatusCode.BELOW_MIN) {
         throw e;
       }
-      try {
-        Thread.sleep(BELOW_MIN_PAUSE_MS);
-      } catch (InterruptedException ie) {
-        Thread.currentThread().interrupt();
-        throw new PcsException(StatusCode.UNAVAILABLE, "interrupted while waiting for replication: " + e.detail());
-      }
+      pauseBelowMin(e.detail());
       return null;
+    }
+  }
+
+  private static void pauseBelowMin(String why) throws PcsException {
+    try {
+      Thread.sleep(BELOW_MIN_PAUSE_MS);
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+      throw new PcsException(StatusCode.UNAVAILABLE, "interrupted while waiting for replication: " + why);
     }
   }
 

@@ -4,8 +4,14 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import io.pstorage.client.PcsClient;
 import io.pstorage.client.PcsFile;
+import com.google.protobuf.ByteString;
+import io.pstorage.common.cs.ChunkChannels;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.proto.ChunkInfo;
+import io.pstorage.proto.ChunkTarget;
+import io.pstorage.proto.ChunkWriteReply;
+import io.pstorage.proto.ChunkWriteRequest;
+import io.pstorage.proto.StatusCode;
 import io.pstorage.proto.PcsAttrsChange;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -38,6 +44,15 @@ class ReplicationTest {
       Thread.sleep(200);
     } while (System.nanoTime() < end);
     fail("chunks not restored to " + replicas + " replicas without cs " + without + " in " + timeout + ": " + chunks);
+  }
+
+  /** min = norm = 3 for what is created next (losing one replica stops writes until a copy is made); random bytes to write. */
+  static byte[] minIsNorm(MdsClient m, int size, long seed) throws Exception {
+    m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(CHUNK).setReplicasNorm(3)
+        .setReplicasMin(3).build(), false);
+    byte[] data = new byte[size];
+    new Random(seed).nextBytes(data);
+    return data;
   }
 
   /** An admin host of the cluster: its credentials and bs.list, for the real `pstorage` command. */
@@ -155,11 +170,7 @@ class ReplicationTest {
       m.csInactiveAfter = Duration.ofSeconds(1);
       m.csOfflineAfter = Duration.ofSeconds(3);
     }, cs -> {}).start(); MdsClient m = c.mds().client()) {
-      // min = norm = 3: losing one replica stops writes to its chunks until a copy is made
-      m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(CHUNK).setReplicasNorm(3)
-          .setReplicasMin(3).build(), false);
-      byte[] data = new byte[2 * CHUNK];
-      new Random(11).nextBytes(data);
+      byte[] data = minIsNorm(m, 2 * CHUNK, 11);
       try (PcsClient client = c.client(); PcsFile f = client.create("/strict", 0644, true)) {
         f.write(0, data);
         f.fsync();
@@ -232,6 +243,56 @@ class ReplicationTest {
       DataPathTest.assertReplicasAgree(m, ino, 2, "balance");
       try (PcsClient client = c.client(); PcsFile f = client.open("/fill")) {
         assertArrayEquals(data, f.read(0, data.length));
+      }
+    }
+  }
+
+  @Test
+  void aCopyBelowMinFirstFencesTheGoodReplicasSoTheOldChainCannotTakeAWrite() throws Exception {
+    // Found by the kill -9 loop: below min the copy runs under the writer's lease; a replica of the
+    // old chain came back while the copy ran, the writer's retry was acknowledged by the old chain
+    // after the copy had read past it, and the new replica lacked an acknowledged write.
+    try (DataCluster c = new DataCluster(dir, "fence", 1, 4, true, m -> {
+      m.csInactiveAfter = Duration.ofSeconds(1);
+      m.csOfflineAfter = Duration.ofSeconds(2);
+      m.replicationMaxParallel = 1;
+      m.replicationBytesPerSecond = 48 << 10; // the copy of one chunk takes ~5 s: time to look at it
+    }, cs -> {}).start(); MdsClient m = c.mds().client()) {
+      byte[] data = minIsNorm(m, CHUNK, 41);
+      try (PcsClient client = c.client(); PcsFile f = client.create("/fenced", 0644, true)) {
+        f.write(0, data);
+        f.fsync();
+        ChunkInfo v1 = m.chunks(f.ino(), 0, 1).get(0);
+        long gone = v1.getReplicas(0);
+        c.killCs(c.csIndex(v1.getReplicaAddresses(0)));
+
+        // Before the copy starts the two good replicas are recorded alone, one version up...
+        long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        ChunkInfo now = v1;
+        while (!(now.getVersion() == v1.getVersion() + 1 && now.getReplicasCount() == 2) && System.nanoTime() < end) {
+          Thread.sleep(50);
+          now = m.chunks(f.ino(), 0, 1).get(0);
+        }
+        assertEquals(v1.getVersion() + 1, now.getVersion(), "fenced: " + now);
+        assertEquals(List.of(v1.getReplicas(1), v1.getReplicas(2)), now.getReplicasList());
+        // ...and moved there: a write for the old chain at the old version is refused while the copy runs.
+        try (ChunkChannels ch = new ChunkChannels(TestCredentials.install("fence"))) {
+          ChunkWriteReply old = ch.blocking(v1.getReplicaAddresses(1)).write(ChunkWriteRequest.newBuilder()
+              .setCluster("fence").setChunkId(v1.getChunkId()).setVersion(v1.getVersion()).setOffset(0)
+              .setChunkSize(CHUNK).setData(ByteString.copyFrom(new byte[4096]))
+              .addNext(ChunkTarget.newBuilder().setCsId(v1.getReplicas(2)).setAddress(v1.getReplicaAddresses(2)))
+              .build());
+          assertEquals(StatusCode.STALE_VERSION, old.getStatus(), old.getMessage());
+        }
+        // A write through the client waits for min, then lands on all three.
+        byte[] more = new byte[10_000];
+        new Random(42).nextBytes(more);
+        f.write(5000, more);
+        f.fsync();
+        System.arraycopy(more, 0, data, 5000, more.length);
+        awaitChunks(m, f.ino(), gone, 3, Duration.ofSeconds(30));
+        assertArrayEquals(data, f.read(0, data.length));
+        DataPathTest.assertReplicasAgree(m, f.ino(), 3, "fence");
       }
     }
   }

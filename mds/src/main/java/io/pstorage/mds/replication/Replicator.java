@@ -31,6 +31,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -339,16 +341,90 @@ public final class Replicator {
   /** repair: restoring a chunk (not balancing space), which may go ahead below min. */
   private boolean copy(Work w, Map<Long, CsInfo> cs, CsInfo target, long now, boolean repair) {
     ChunkInfo c = w.chunk();
-    if (!leases.holdForReplication(c.getIno(), now) && !(repair && w.good().size() < w.attrs().getReplicasMin())) {
+    boolean belowMin = repair && w.good().size() < w.attrs().getReplicasMin();
+    if (!leases.holdForReplication(c.getIno(), now) && !belowMin) {
       return false; // a client is writing the file: next round
     }
-    // Below min the copy goes ahead under a writer's lease: that writer is stuck in a chain repair
-    // the MDS refuses until replication restores min (waiting for its lease would deadlock), and a
-    // write it has not had acknowledged is sent again to the new chain once the version bump
-    // makes its repair stale.
     inFlight.put(c.getChunkId(), new InFlight(c.getIno(), target.getCsId()));
     liveness.reserve(target.getCsId(), w.attrs().getChunkSize());
+    if (!belowMin || w.good().isEmpty()) { // no good replica: a readable one is copied as it is
+      startCopy(w, c, cs, target);
+      return true;
+    }
+    // Below min the copy goes ahead under a writer's lease: that writer is stuck in a chain repair
+    // the MDS refuses until replication restores min (waiting for its lease would deadlock). But
+    // not from the chain as it is: a replica that was down can come back, and with the good ones
+    // still at this version the writer's next attempt would be acknowledged by the old chain
+    // after the copy had read past it — the new replica would lack an acknowledged write (seen in
+    // FaultInjectionTest's kill -9 loop). So the good replicas are first moved, alone, to the
+    // next version (the fence: the old chain can no longer take a write, and a writer waits
+    // while its chain is below min, ChunkIo), and copied from at that version.
+    fence(c, w.good(), w.attrs().getChunkSize(), cs).whenComplete((fenced, err) -> {
+      if (err != null) {
+        finish(c, "fence before a copy below min failed: " + err.getMessage());
+      } else {
+        startCopy(w, fenced, cs, target);
+      }
+    });
+    return true;
+  }
+
+  /** Records the good replicas alone at the next version, then moves each of them there; completes with the chunk at that version. */
+  private CompletableFuture<ChunkInfo> fence(ChunkInfo c, List<Long> good, long chunkSize, Map<Long, CsInfo> cs) {
+    long next = c.getVersion() + 1;
+    LOG.info("fencing chunk={} version={} replicas={} before a copy below min", c.getChunkId(), next, good);
+    return committer.submit(MdsRequest.newBuilder().setHeader(RequestHeader.newBuilder().setCluster(cluster))
+        .setUpdateChunk(UpdateChunkRequest.newBuilder().setChunkId(c.getChunkId()).setExpectedVersion(c.getVersion())
+            .setNewVersion(next).addAllReplicas(good)).build())
+        .thenCompose(r -> {
+          if (r.getStatus() != StatusCode.OK) {
+            throw new CompletionException(new IllegalStateException("update: " + r.getStatus() + " " + r.getMessage()));
+          }
+          List<CompletableFuture<ChunkReply>> moves = new ArrayList<>();
+          for (long id : good) {
+            CsInfo info = cs.get(id);
+            if (info == null) {
+              throw new CompletionException(new IllegalStateException("cs=" + id + " unknown"));
+            }
+            moves.add(completable(channels.future(info.getAddress()).withDeadlineAfter(10, TimeUnit.SECONDS)
+                .setVersion(SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
+                    .setVersion(c.getVersion()).setNewVersion(next).setChunkSize(chunkSize).build())));
+          }
+          return CompletableFuture.allOf(moves.toArray(CompletableFuture[]::new)).thenApply(v -> {
+            for (CompletableFuture<ChunkReply> m : moves) {
+              ChunkReply reply = m.join();
+              if (reply.getStatus() != StatusCode.OK) {
+                // the record already says next: the replica's chunk report moves it there later
+                throw new CompletionException(new IllegalStateException("set-version: " + reply.getStatus() + " "
+                    + reply.getMessage()));
+              }
+            }
+            return ChunkInfo.newBuilder().setChunkId(c.getChunkId()).setIno(c.getIno()).setIndex(c.getIndex())
+                .setVersion(next).addAllReplicas(good).build();
+          });
+        });
+  }
+
+  private static <T> CompletableFuture<T> completable(com.google.common.util.concurrent.ListenableFuture<T> f) {
+    CompletableFuture<T> out = new CompletableFuture<>();
+    Futures.addCallback(f, new FutureCallback<T>() {
+      @Override
+      public void onSuccess(T r) {
+        out.complete(r);
+      }
+
+      @Override
+      public void onFailure(Throwable t) {
+        out.completeExceptionally(t);
+      }
+    }, MoreExecutors.directExecutor());
+    return out;
+  }
+
+  /** Copies the chunk at c's version to target, then records the chain with it. */
+  private void startCopy(Work w, ChunkInfo c, Map<Long, CsInfo> cs, CsInfo target) {
     // the source: a good replica whose CS is active (an inactive one may not answer); else any readable one
+    long now = System.nanoTime();
     long source = w.good().stream().filter(id -> liveness.state(id, now) == CsState.ACTIVE).findFirst()
         .orElse(w.good().isEmpty() ? w.readable().get(0) : w.good().get(0));
     CopyChunkRequest q = CopyChunkRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
@@ -380,7 +456,6 @@ public final class Replicator {
             finish(c, "copy to cs=" + target.getCsId() + " failed: " + t);
           }
         }, MoreExecutors.directExecutor());
-    return true;
   }
 
   /** Enough good replicas already: the list loses the unwanted ones (no copy, so no hold needed). */
