@@ -294,6 +294,24 @@ class DataPathTest {
             .setChunkId(ci.getChunkId()).setVersion(ci.getVersion()).setOffset(0).setLength(data.length).build());
         assertEquals(StatusCode.OK, got.getStatus(), got.getMessage());
         assertArrayEquals(data, got.getData().toByteArray(), "the copy holds the same bytes");
+
+        // The chain moves on at the same version (writes do not bump it) while that copy is an
+        // orphan nobody lists: copying again must bring it up to date, not trust what is there.
+        byte[] patch = new byte[5000];
+        new Random(12).nextBytes(patch);
+        try (PcsFile f = client.open("/copy.bin")) {
+          f.write(100, patch);
+          f.fsync();
+        }
+        System.arraycopy(patch, 0, data, 100, patch.length);
+        assertEquals(ci.getVersion(), client.namespace().chunks(ci.getIno(), 0, 1).get(0).getVersion());
+        ChunkReply again = ch.blocking(spare).copy(CopyChunkRequest.newBuilder().setCluster("data")
+            .setChunkId(ci.getChunkId()).setVersion(ci.getVersion()).setChunkSize(CHUNK)
+            .setSource(ChunkTarget.newBuilder().setCsId(ci.getReplicas(0)).setAddress(ci.getReplicaAddresses(0))).build());
+        assertEquals(StatusCode.OK, again.getStatus(), again.getMessage());
+        ChunkReadReply now = ch.blocking(spare).read(ChunkReadRequest.newBuilder().setCluster("data")
+            .setChunkId(ci.getChunkId()).setVersion(ci.getVersion()).setOffset(0).setLength(data.length).build());
+        assertArrayEquals(data, now.getData().toByteArray(), "a second copy at the same version replaces the first");
       }
     }
   }

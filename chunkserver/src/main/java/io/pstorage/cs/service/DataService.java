@@ -320,10 +320,12 @@ public final class DataService {
       checkCluster(q.getCluster());
       checkChunkSize(q.getChunkSize());
       ChunkFile have = store.get(q.getChunkId());
-      if (have != null && have.version() >= q.getVersion()) {
-        return have.version() == q.getVersion() ? ok(0) : ChunkReply.newBuilder().setStatus(StatusCode.STALE_VERSION)
+      if (have != null && have.version() > q.getVersion()) {
+        return ChunkReply.newBuilder().setStatus(StatusCode.STALE_VERSION)
             .setMessage("chunk=" + q.getChunkId() + " is already at newer version " + have.version()).build();
       }
+      // A replica here at the same version is copied over, not trusted: it can be an orphan of a
+      // copy whose commit failed, and writes at that version went on to the chain without it.
       Path tmp = store.copyPath(q.getChunkId());
       long copied = 0, started = System.nanoTime();
       try (ChunkFile dst = store.createDetached(tmp, q.getChunkId(), q.getVersion(), q.getChunkSize())) {
