@@ -5,6 +5,7 @@ import io.pstorage.proto.Timespec;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 
 /**
  * Directories for a short time: path → inode, and inode → attributes. libfuse2's high-level API
@@ -96,8 +97,13 @@ final class DirCache {
 
   /** Forgets path and every path below it (rename, rmdir). */
   void invalidate(String path) {
+    names.keySet().removeIf(atOrBelow(path));
+  }
+
+  /** Matches path and every path below it (also used by RecentAttrs). */
+  static Predicate<String> atOrBelow(String path) {
     String prefix = path.endsWith("/") ? path : path + "/";
-    names.keySet().removeIf(k -> k.equals(path) || k.startsWith(prefix));
+    return k -> k.equals(path) || k.startsWith(prefix);
   }
 
   private static boolean older(Timespec a, Timespec b) {

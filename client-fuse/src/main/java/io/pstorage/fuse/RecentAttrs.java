@@ -72,7 +72,6 @@ final class RecentAttrs {
 
   /** A rename or rmdir: path and everything below it. */
   void dropTree(String path) {
-    String prefix = path.endsWith("/") ? path : path + "/";
-    map.keySet().removeIf(k -> k.equals(path) || k.startsWith(prefix));
+    map.keySet().removeIf(DirCache.atOrBelow(path));
   }
 }

@@ -84,8 +84,7 @@ final class ChunkIo {
         // them): a write acknowledged by fewer could be missed by that copy. Wait, as below min.
         pauseBelowMin("chunk=" + c.getChunkId() + " has " + c.getReplicasCount() + " replicas, min " + minReplicas);
         attempt--;
-        c = chunks.refresh(ino, index);
-        c = c.getChunkId() == 0 ? chunks.forWrite(ino, index) : c;
+        c = chainNow(ino, index);
         continue;
       }
       ChunkWriteReply r = sendWrite(c, chunkSize, offset, data, truncate);
@@ -115,8 +114,7 @@ final class ChunkIo {
       }
       if (c == null) { // below min: waited; the chain as the MDS has it now gets the write again
         attempt--;
-        c = chunks.refresh(ino, index);
-        c = c.getChunkId() == 0 ? chunks.forWrite(ino, index) : c;
+        c = chainNow(ino, index);
       }
       last = r.getStatus() + ": " + r.getMessage();
     }
@@ -156,6 +154,12 @@ final class ChunkIo {
     }
   }
 
+  /** The chain as the MDS has it now (a chunk it no longer knows is allocated again). */
+  private ChunkInfo chainNow(long ino, long index) throws PcsException {
+    ChunkInfo c = chunks.refresh(ino, index);
+    return c.getChunkId() == 0 ? chunks.forWrite(ino, index) : c;
+  }
+
   private static void pauseBelowMin(String why) throws PcsException {
     try {
       Thread.sleep(BELOW_MIN_PAUSE_MS);
@@ -188,14 +192,8 @@ final class ChunkIo {
       chunks.put(next);
       long notMoved = 0;
       for (int i = 0; i < next.getReplicasCount() && notMoved == 0; i++) {
-        ChunkReply r;
-        try {
-          r = channels.blocking(next.getReplicaAddresses(i)).withDeadlineAfter(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-              .setVersion(SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
-                  .setVersion(c.getVersion()).setNewVersion(next.getVersion()).setChunkSize(chunkSize).build());
-        } catch (StatusRuntimeException e) {
-          r = ChunkReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setMessage(e.getStatus().toString()).build();
-        }
+        ChunkReply r = moveVersion(next.getReplicaAddresses(i), c.getChunkId(), c.getVersion(), next.getVersion(),
+            chunkSize);
         if (r.getStatus() != StatusCode.OK) {
           notMoved = next.getReplicas(i);
           why = "set-version failed: " + r.getStatus() + " " + r.getMessage();
@@ -223,18 +221,22 @@ final class ChunkIo {
     if (i < 0 || heldVersion <= 0 || heldVersion >= c.getVersion()) {
       return false;
     }
-    ChunkReply r;
-    try {
-      r = channels.blocking(c.getReplicaAddresses(i)).withDeadlineAfter(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-          .setVersion(SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
-              .setVersion(heldVersion).setNewVersion(c.getVersion()).setChunkSize(chunkSize).build());
-    } catch (StatusRuntimeException e) {
-      r = ChunkReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setMessage(e.getStatus().toString()).build();
-    }
+    ChunkReply r = moveVersion(c.getReplicaAddresses(i), c.getChunkId(), heldVersion, c.getVersion(), chunkSize);
     LOG.warn("chunk={} version={} cs={} held version {}: {}", c.getChunkId(), c.getVersion(), cs, heldVersion,
         r.getStatus() == StatusCode.OK ? "moved forward (a repair's set-version had not reached it)"
             : "cannot be moved forward: " + r.getStatus() + " " + r.getMessage());
     return r.getStatus() == StatusCode.OK;
+  }
+
+  /** Set-version on one replica; an unreachable CS answers UNAVAILABLE. */
+  private ChunkReply moveVersion(String address, long chunkId, long from, long to, long chunkSize) {
+    try {
+      return channels.blocking(address).withDeadlineAfter(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+          .setVersion(SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(chunkId)
+              .setVersion(from).setNewVersion(to).setChunkSize(chunkSize).build());
+    } catch (StatusRuntimeException e) {
+      return ChunkReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setMessage(e.getStatus().toString()).build();
+    }
   }
 
   // ------------------------------------------------------------------ read

@@ -2,6 +2,7 @@ package io.pstorage.mds.replication;
 
 import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
 import io.pstorage.common.cs.ChunkChannels;
 import io.pstorage.mds.chunks.ChunkMap;
@@ -386,9 +387,7 @@ public final class Replicator {
             if (info == null) {
               throw new CompletionException(new IllegalStateException("cs=" + id + " unknown"));
             }
-            moves.add(completable(channels.future(info.getAddress()).withDeadlineAfter(10, TimeUnit.SECONDS)
-                .setVersion(SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
-                    .setVersion(c.getVersion()).setNewVersion(next).setChunkSize(chunkSize).build())));
+            moves.add(completable(moveVersion(info, c.getChunkId(), c.getVersion(), next, chunkSize)));
           }
           return CompletableFuture.allOf(moves.toArray(CompletableFuture[]::new)).thenApply(v -> {
             for (CompletableFuture<ChunkReply> m : moves) {
@@ -399,13 +398,20 @@ public final class Replicator {
                     + reply.getMessage()));
               }
             }
-            return ChunkInfo.newBuilder().setChunkId(c.getChunkId()).setIno(c.getIno()).setIndex(c.getIndex())
-                .setVersion(next).addAllReplicas(good).build();
+            return r.getChunk(); // as recorded: the good replicas alone at the next version
           });
         });
   }
 
-  private static <T> CompletableFuture<T> completable(com.google.common.util.concurrent.ListenableFuture<T> f) {
+  /** Set-version on one replica's CS. */
+  private ListenableFuture<ChunkReply> moveVersion(CsInfo info, long chunkId,
+      long from, long to, long chunkSize) {
+    return channels.future(info.getAddress()).withDeadlineAfter(10, TimeUnit.SECONDS).setVersion(
+        SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(chunkId).setVersion(from).setNewVersion(to)
+            .setChunkSize(chunkSize).build());
+  }
+
+  private static <T> CompletableFuture<T> completable(ListenableFuture<T> f) {
     CompletableFuture<T> out = new CompletableFuture<>();
     Futures.addCallback(f, new FutureCallback<T>() {
       @Override
@@ -489,9 +495,7 @@ public final class Replicator {
           for (long id : chain) {
             CsInfo info = cs.get(id);
             if (info != null) {
-              channels.future(info.getAddress()).withDeadlineAfter(10, TimeUnit.SECONDS).setVersion(
-                  SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
-                      .setVersion(c.getVersion()).setNewVersion(next).setChunkSize(chunkSize).build());
+              moveVersion(info, c.getChunkId(), c.getVersion(), next, chunkSize);
             }
           }
           replicated.incrementAndGet();
