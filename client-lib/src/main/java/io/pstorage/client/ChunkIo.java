@@ -34,7 +34,10 @@ final class ChunkIo {
   /** The head waits up to 10 s per hop; a chain of 3 answers within this. */
   private static final long WRITE_TIMEOUT_MS = 40_000;
   private static final long READ_TIMEOUT_MS = 10_000;
-  /** How long a writer below min waits before sending the write again. */
+  /** How long a read waits for a replica to become reachable when none is. */
+  private static final long READ_WAIT_NANOS = 30_000_000_000L;
+  private static final long READ_RETRY_PAUSE_MS = 300;
+  /** The longest a writer below min waits before asking for the chain again. */
   private static final long BELOW_MIN_PAUSE_MS = 500;
   private static final int MAX_REPAIRS = 16;
 
@@ -78,11 +81,14 @@ final class ChunkIo {
       throws PcsException {
     ChunkInfo c = chunks.forWrite(ino, index);
     String last = "";
+    BelowMinWait waiting = new BelowMinWait();
     for (int attempt = 0; attempt < MAX_REPAIRS; attempt++) {
-      if (c.getReplicasCount() < minReplicas) {
-        // The MDS is restoring min (it fences the good replicas at a new version, then copies
-        // them): a write acknowledged by fewer could be missed by that copy. Wait, as below min.
-        pauseBelowMin("chunk=" + c.getChunkId() + " has " + c.getReplicasCount() + " replicas, min " + minReplicas);
+      if (c.getReplicasCount() < minReplicas || c.getCopying()) {
+        // The MDS is copying the chunk to a new replica (it fenced the good replicas at a new
+        // version, then copies them): a write acknowledged before the copy's commit could be
+        // missed by that copy. Wait, as below min.
+        waiting.pause(c, c.getCopying() ? "the chunk is being copied to a new replica"
+            : "the chain " + c.getReplicasList() + " is shorter than min " + minReplicas);
         attempt--;
         c = chainNow(ino, index);
         continue;
@@ -90,27 +96,28 @@ final class ChunkIo {
       ChunkWriteReply r = sendWrite(c, chunkSize, offset, data, truncate);
       switch (r.getStatus()) {
         case OK -> {
+          waiting.done(c);
           return;
         }
         case NO_SPACE -> {
           if (r.getFailedCs() == 0 || c.getReplicasCount() <= minReplicas) {
             throw new PcsException(r.getStatus(), r.getMessage());
           }
-          c = repairOrWait(c, chunkSize, r.getFailedCs(), r.getMessage());
+          c = repairOrWait(c, chunkSize, r.getFailedCs(), r.getMessage(), waiting);
         }
         case INVALID_ARGUMENT, UNKNOWN_CLUSTER -> throw new PcsException(r.getStatus(), r.getMessage());
         case STALE_VERSION -> {
           ChunkInfo fresh = chunks.refresh(ino, index);
           if (fresh.getVersion() == c.getVersion() && r.getFailedCs() != 0) {
             if (!catchUp(c, chunkSize, r.getFailedCs(), r.getCurrentVersion())) {
-              c = repairOrWait(c, chunkSize, r.getFailedCs(), r.getMessage()); // that replica is behind: drop it
+              c = repairOrWait(c, chunkSize, r.getFailedCs(), r.getMessage(), waiting); // that replica is behind: drop it
             }
           } else {
             c = fresh.getChunkId() == 0 ? chunks.forWrite(ino, index) : fresh;
           }
         }
         default -> c = repairOrWait(c, chunkSize, r.getFailedCs() != 0 ? r.getFailedCs() : c.getReplicas(0),
-            r.getMessage());
+            r.getMessage(), waiting);
       }
       if (c == null) { // below min: waited; the chain as the MDS has it now gets the write again
         attempt--;
@@ -142,14 +149,15 @@ final class ChunkIo {
    * failed CS may be back by then (a restart), or replication restores min and bumps the version.
    * Such waits do not count as repairs: writes below min wait, they do not fail.
    */
-  private ChunkInfo repairOrWait(ChunkInfo c, long chunkSize, long failed, String why) throws PcsException {
+  private ChunkInfo repairOrWait(ChunkInfo c, long chunkSize, long failed, String why, BelowMinWait waiting)
+      throws PcsException {
     try {
       return repair(c, chunkSize, failed, why);
     } catch (PcsException e) {
       if (e.code() != StatusCode.BELOW_MIN) {
         throw e;
       }
-      pauseBelowMin(e.detail());
+      waiting.pause(c, e.detail());
       return null;
     }
   }
@@ -160,12 +168,42 @@ final class ChunkIo {
     return c.getChunkId() == 0 ? chunks.forWrite(ino, index) : c;
   }
 
-  private static void pauseBelowMin(String why) throws PcsException {
-    try {
-      Thread.sleep(BELOW_MIN_PAUSE_MS);
-    } catch (InterruptedException ie) {
-      Thread.currentThread().interrupt();
-      throw new PcsException(StatusCode.UNAVAILABLE, "interrupted while waiting for replication: " + why);
+  /**
+   * One write's wait for the MDS to restore min. Said in the log when it begins, every 30 s while
+   * it lasts and when it ends, so that a writer that seems hung says what it waits for.
+   */
+  private static final class BelowMinWait {
+    private static final long SAY_EVERY_NANOS = 30_000_000_000L;
+    private long since;
+    private long said;
+    private int pauses;
+
+    void pause(ChunkInfo c, String why) throws PcsException {
+      long now = System.nanoTime();
+      if (since == 0) {
+        since = now;
+        said = now;
+        LOG.warn("chunk={} version={} write waits for replication: {}", c.getChunkId(), c.getVersion(), why);
+      } else if (now - said > SAY_EVERY_NANOS) {
+        said = now;
+        LOG.warn("chunk={} version={} write still waits for replication after {} s: {}", c.getChunkId(),
+            c.getVersion(), (now - since) / 1_000_000_000L, why);
+      }
+      try {
+        // 50 ms first, doubling to BELOW_MIN_PAUSE_MS: a copy of a small chunk ends in a few
+        // tens of ms, and its writer should not sit out half a second for it.
+        Thread.sleep(Math.min(BELOW_MIN_PAUSE_MS, 50L << Math.min(pauses++, 4)));
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+        throw new PcsException(StatusCode.UNAVAILABLE, "interrupted while waiting for replication: " + why);
+      }
+    }
+
+    void done(ChunkInfo c) {
+      if (since != 0) {
+        LOG.info("chunk={} version={} write goes on after {} ms waiting for replication", c.getChunkId(),
+            c.getVersion(), (System.nanoTime() - since) / 1_000_000);
+      }
     }
   }
 
@@ -241,15 +279,22 @@ final class ChunkIo {
 
   // ------------------------------------------------------------------ read
 
-  /** Reads len bytes of the chunk at offset; a chunk never written reads as zeros. */
+  /**
+   * Reads len bytes of the chunk at offset; a chunk never written reads as zeros. When no replica
+   * can be reached at all (their servers are down or restarting) the read waits for one, up to
+   * {@link #READ_WAIT_NANOS}, as a disk under a VM would rather be slow for seconds than fail: a
+   * chunk server restart takes a few. A replica that answers with an error (a checksum mismatch)
+   * is not waited for: the next one is tried, and when none is left the read fails at once.
+   */
   ByteString read(long ino, long index, long offset, int len) throws PcsException {
     ChunkInfo c = chunks.forRead(ino, index);
-    StringBuilder errors = new StringBuilder();
-    for (int round = 0; round < 3; round++) {
+    long waitEnd = 0;
+    for (int round = 1; ; round++) {
       if (c.getChunkId() == 0) {
         return UnsafeByteOperations.unsafeWrap(new byte[len]);
       }
-      boolean stale = false;
+      StringBuilder errors = new StringBuilder();
+      boolean stale = false, unreachable = true;
       for (int i : order(c)) {
         if (local.isLocal(c, i)) {
           ByteString b = local.read(c, i, offset, len);
@@ -264,14 +309,21 @@ final class ChunkIo {
           r = readReplica(c, i, q);
         } catch (StatusRuntimeException e) {
           errors.append(" cs=").append(c.getReplicas(i)).append(": ").append(e.getStatus().getCode());
+          unreachable &= e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE
+              || e.getStatus().getCode() == io.grpc.Status.Code.DEADLINE_EXCEEDED;
           continue;
         } catch (java.net.SocketTimeoutException e) {
           errors.append(" cs=").append(c.getReplicas(i)).append(": no answer within ").append(READ_TIMEOUT_MS).append(" ms");
           continue;
         }
         if (r.getStatus() == StatusCode.OK) {
+          if (waitEnd != 0) {
+            LOG.info("chunk={} version={} read from cs={} after waiting for a replica", c.getChunkId(), c.getVersion(),
+                c.getReplicas(i));
+          }
           return r.getData();
         }
+        unreachable = false;
         errors.append(" cs=").append(c.getReplicas(i)).append(": ").append(r.getStatus()).append(' ')
             .append(r.getMessage());
         if (r.getStatus() == StatusCode.STALE_VERSION && r.getCurrentVersion() > c.getVersion()) {
@@ -281,13 +333,33 @@ final class ChunkIo {
         LOG.warn("chunk={} version={} read from cs={} failed: {} {}; trying the next replica", c.getChunkId(),
             c.getVersion(), c.getReplicas(i), r.getStatus(), r.getMessage());
       }
+      ChunkInfo before = c;
       c = chunks.refresh(ino, index);
-      if (!stale && round > 0) {
-        break;
+      if (round < 2 || (stale && round < 3)) {
+        continue; // the chain as the MDS has it now
+      }
+      long now = System.nanoTime();
+      if (!unreachable) {
+        throw new PcsException(StatusCode.IO_ERROR, "chunk=" + before.getChunkId() + " version=" + before.getVersion()
+            + ": no replica could be read:" + errors);
+      }
+      if (waitEnd == 0) {
+        waitEnd = now + READ_WAIT_NANOS;
+        LOG.warn("chunk={} version={} no replica reachable ({}); waiting up to {} s for one", before.getChunkId(),
+            before.getVersion(), errors.toString().trim(), READ_WAIT_NANOS / 1_000_000_000L);
+      } else if (now - waitEnd > 0) {
+        throw new PcsException(StatusCode.IO_ERROR, "chunk=" + before.getChunkId() + " version="
+            + before.getVersion() + ": no replica could be reached within " + READ_WAIT_NANOS / 1_000_000_000L
+            + " s:" + errors);
+      }
+      try {
+        Thread.sleep(READ_RETRY_PAUSE_MS);
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+        throw new PcsException(StatusCode.IO_ERROR, "interrupted while waiting for a replica of chunk="
+            + before.getChunkId() + ":" + errors);
       }
     }
-    throw new PcsException(StatusCode.IO_ERROR, "chunk=" + c.getChunkId() + " version=" + c.getVersion()
-        + ": no replica could be read:" + errors);
   }
 
   /**

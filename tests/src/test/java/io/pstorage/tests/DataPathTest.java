@@ -2,6 +2,7 @@ package io.pstorage.tests;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import com.google.common.util.concurrent.ListenableFuture;
 import com.google.protobuf.ByteString;
 import io.pstorage.client.PcsClient;
 import io.pstorage.client.PcsFile;
@@ -21,6 +22,7 @@ import io.pstorage.proto.PcsAttrsChange;
 import io.pstorage.proto.SetVersionRequest;
 import io.pstorage.proto.StatusCode;
 import io.pstorage.tests.faults.Redundancy;
+import io.pstorage.tests.faults.Signals;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,6 +31,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -273,6 +276,56 @@ class DataPathTest {
       ChunkInfo now = m.chunks(v1.getIno(), 0, 1).get(0);
       assertTrue(now.getReplicasList().containsAll(v2.getReplicasList()), "b was kept, not dropped: " + now);
       assertEquals(List.of(), Redundancy.differences(m, "data", List.of(v1.getIno())), "and holds the same bytes");
+    }
+  }
+
+  @Test
+  void aVersionMoveWaitsForTheWriteInFlightOnThatReplica(@TempDir Path dir) throws Exception {
+    // The Replicator fences a chunk by moving its good replicas to a new version before copying
+    // them. A write that had passed the head's version check just before must not land after the
+    // move: the copy could read past it while the old chain acknowledges it. So set-version waits
+    // for writes in flight on the replica (here one held up by a frozen next CS).
+    try (DataCluster c = cluster(dir, true, 0); PcsClient client = c.client()) {
+      byte[] data = new byte[CHUNK / 4];
+      ChunkInfo ci = writeOneChunk(client, "/fence-order.bin", data, 31);
+      int next = c.csIndex(ci.getReplicaAddresses(1));
+      byte[] patch = new byte[8192];
+      new Random(32).nextBytes(patch);
+      try (ChunkChannels ch = new ChunkChannels(TestCredentials.install("data"))) {
+        Signals.stop(c.csPid(next));
+        ListenableFuture<ChunkWriteReply> write;
+        ListenableFuture<ChunkReply> move;
+        try {
+          write = ch.future(ci.getReplicaAddresses(0)).withDeadlineAfter(60, TimeUnit.SECONDS).write(
+              ChunkWriteRequest.newBuilder().setCluster("data").setChunkId(ci.getChunkId()).setVersion(ci.getVersion())
+                  .setOffset(4096).setChunkSize(CHUNK).setData(ByteString.copyFrom(patch))
+                  .addNext(ChunkTarget.newBuilder().setCsId(ci.getReplicas(1)).setAddress(ci.getReplicaAddresses(1)))
+                  .build());
+          Thread.sleep(500); // the head has written its copy and waits for the frozen one
+          move = ch.future(ci.getReplicaAddresses(0)).withDeadlineAfter(60, TimeUnit.SECONDS).setVersion(
+              SetVersionRequest.newBuilder().setCluster("data").setChunkId(ci.getChunkId())
+                  .setVersion(ci.getVersion()).setNewVersion(ci.getVersion() + 1).setChunkSize(CHUNK).build());
+          Thread.sleep(1500);
+          assertFalse(write.isDone(), "the write waits for the frozen next CS");
+          assertFalse(move.isDone(), "set-version was answered while a write at the old version was in flight");
+        } finally {
+          Signals.resume(c.csPid(next));
+        }
+        ChunkWriteReply w = write.get(30, TimeUnit.SECONDS);
+        assertEquals(StatusCode.OK, w.getStatus(), w.getMessage());
+        ChunkReply m = move.get(30, TimeUnit.SECONDS);
+        assertEquals(StatusCode.OK, m.getStatus(), m.getMessage());
+        // The write is in the replica at its new version, and one for the old version is refused.
+        ChunkReadReply got = ch.blocking(ci.getReplicaAddresses(0)).read(ChunkReadRequest.newBuilder()
+            .setCluster("data").setChunkId(ci.getChunkId()).setVersion(ci.getVersion() + 1).setOffset(4096)
+            .setLength(patch.length).build());
+        assertEquals(StatusCode.OK, got.getStatus(), got.getMessage());
+        assertArrayEquals(patch, got.getData().toByteArray());
+        ChunkWriteReply late = ch.blocking(ci.getReplicaAddresses(0)).write(ChunkWriteRequest.newBuilder()
+            .setCluster("data").setChunkId(ci.getChunkId()).setVersion(ci.getVersion()).setOffset(0)
+            .setChunkSize(CHUNK).setData(ByteString.copyFrom(new byte[4096])).build());
+        assertEquals(StatusCode.STALE_VERSION, late.getStatus(), late.getMessage());
+      }
     }
   }
 

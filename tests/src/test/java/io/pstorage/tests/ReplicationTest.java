@@ -298,6 +298,56 @@ class ReplicationTest {
   }
 
   @Test
+  void aFileWrittenWithoutPauseGetsItsMissingReplicasBackWhileTheWriterGoesOn() throws Exception {
+    // A VM's disk is written all the time. The leader's copies used to wait for a moment when no
+    // client held the file's write lease, which never came: its chunks stayed one replica short
+    // for good (and the next failure took them below min, seen in the kill -9 loop).
+    try (DataCluster c = new DataCluster(dir, "busy", 1, 4, true, m -> {
+      m.csInactiveAfter = Duration.ofSeconds(1);
+      m.csOfflineAfter = Duration.ofSeconds(2);
+    }, cs -> {}).start(); MdsClient m = c.mds().client()) {
+      m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(CHUNK).setReplicasNorm(3)
+          .setReplicasMin(2).build(), false);
+      byte[] model = new byte[4 * CHUNK];
+      new Random(51).nextBytes(model);
+      try (PcsClient client = c.client(); PcsFile f = client.create("/busy.img", 0644, true)) {
+        f.write(0, model);
+        f.fsync();
+        long gone = m.chunks(f.ino(), 0, 10).get(0).getReplicas(0);
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicLong writes = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.CompletableFuture<Void> writer = java.util.concurrent.CompletableFuture.runAsync(() -> {
+          Random r = new Random(52);
+          byte[] b = new byte[8192];
+          try {
+            while (!stop.get()) {
+              int off = r.nextInt(model.length - b.length);
+              r.nextBytes(b);
+              f.write(off, b); // durable on the whole chain when it returns
+              System.arraycopy(b, 0, model, off, b.length);
+              writes.incrementAndGet();
+              Thread.sleep(2);
+            }
+          } catch (Exception e) {
+            throw new java.util.concurrent.CompletionException(e);
+          }
+        });
+        Thread.sleep(500);
+        c.killCs(c.csIndex(m.chunks(f.ino(), 0, 1).get(0).getReplicaAddresses(0)));
+        awaitChunks(m, f.ino(), gone, 3, Duration.ofSeconds(40));
+        long atRestore = writes.get();
+        Thread.sleep(1000);
+        stop.set(true);
+        writer.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        assertTrue(writes.get() > atRestore, "the writer went on after the copies: " + atRestore + " then "
+            + writes.get() + " writes");
+        assertArrayEquals(model, f.read(0, model.length), "every acknowledged write reads back");
+        DataPathTest.assertReplicasAgree(m, f.ino(), 3, "busy");
+      }
+    }
+  }
+
+  @Test
   void replicationKeepsToItsRateLimitAndStatShowsProgress() throws Exception {
     long limit = 512 << 10;
     try (DataCluster c = new DataCluster(dir, "rate", 1, 4, false, m -> {

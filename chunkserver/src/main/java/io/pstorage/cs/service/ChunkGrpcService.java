@@ -44,7 +44,7 @@ public final class ChunkGrpcService extends ChunkServiceGrpc.ChunkServiceImplBas
 
   @Override
   public void setVersion(SetVersionRequest q, StreamObserver<ChunkReply> out) {
-    blocking(out, () -> data.setVersion(q));
+    data.setVersion(q).whenComplete((r, e) -> answer(out, r, e));
   }
 
   @Override

@@ -283,7 +283,24 @@ public final class DataService {
 
   // ---------------------------------------------------------------------------- versions, copies
 
-  public ChunkReply setVersion(SetVersionRequest q) {
+  /**
+   * Moves a replica to a new version once no write to it is in flight: under the whole chunk's
+   * range lock, so a write that passed its version check here before the move cannot land after
+   * it. Without that, a write for the old chain could be acknowledged after a fence (Replicator)
+   * had moved this replica and a copy had read past the write's blocks: the copy would lack it.
+   */
+  public CompletableFuture<ChunkReply> setVersion(SetVersionRequest q) {
+    return locks.acquire(q.getChunkId(), 0, Long.MAX_VALUE)
+        .thenApplyAsync(range -> {
+          try {
+            return setVersionLocked(q);
+          } finally {
+            range.release();
+          }
+        }, io);
+  }
+
+  private ChunkReply setVersionLocked(SetVersionRequest q) {
     try {
       checkCluster(q.getCluster());
       ChunkFile f = store.get(q.getChunkId());
@@ -291,6 +308,7 @@ public final class DataService {
         // A chain member without the chunk never received a write of it: every acknowledged write
         // reached the whole chain, and a CS whose directory was wiped comes back under a new id.
         // So the empty replica it creates here is exactly the chunk's content.
+        store.checkNotDeleted(q.getChunkId(), q.getVersion()); // a late set-version for a replica deleted since
         store.getOrCreate(q.getChunkId(), q.getNewVersion(), checkChunkSize(q.getChunkSize()));
         return ok(0);
       }
@@ -327,6 +345,7 @@ public final class DataService {
       // A replica here at the same version is copied over, not trusted: it can be an orphan of a
       // copy whose commit failed, and writes at that version went on to the chain without it.
       Path tmp = store.copyPath(q.getChunkId());
+      peers.reconnectIfFailed(q.getSource().getAddress()); // the MDS names a source that heartbeats
       long copied = 0, started = System.nanoTime();
       try (ChunkFile dst = store.createDetached(tmp, q.getChunkId(), q.getVersion(), q.getChunkSize())) {
         long off = 0, length = Long.MAX_VALUE;

@@ -44,6 +44,20 @@ public final class ChunkStore implements AutoCloseable {
   private final long reserve;
   private final long limit;
   private final Map<Long, ChunkFile> chunks = new ConcurrentHashMap<>();
+  /**
+   * Chunks deleted here lately, with the version deleted: a write or set-version at that version
+   * or older that arrives afterwards (one forwarded to this CS while it was frozen, delivered when
+   * it resumed) must not create the replica again, an orphan nobody would delete. Chunk ids are
+   * never reused, so this is exact; the newest DELETED_REMEMBERED are kept (a CS restart forgets
+   * them, and its full report then reconciles what is left).
+   */
+  private final Map<Long, Long> deleted = new java.util.LinkedHashMap<>(16, 0.75f, false) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Long, Long> eldest) {
+      return size() > DELETED_REMEMBERED;
+    }
+  };
+  private static final int DELETED_REMEMBERED = 65_536;
   private final AtomicLong used = new AtomicLong();
 
   /** reserve: bytes of the disk never used; limit: at most this many bytes of chunks (0 = the disk). */
@@ -112,6 +126,7 @@ public final class ChunkStore implements AutoCloseable {
     synchronized (this) {
       f = chunks.get(chunkId);
       if (f == null) {
+        checkNotDeleted(chunkId, version);
         reserve(ChunkFile.overhead(chunkSize));
         Path p = path(chunkId);
         Files.createDirectories(p.getParent());
@@ -121,6 +136,15 @@ public final class ChunkStore implements AutoCloseable {
         LOG.debug("created chunk={} version={}", chunkId, version);
       }
       return f;
+    }
+  }
+
+  /** STALE_VERSION when the chunk was deleted here at this version or a later one (see {@link #deleted}). */
+  public synchronized void checkNotDeleted(long chunkId, long version) throws PcsException {
+    Long gone = deleted.get(chunkId);
+    if (gone != null && gone >= version) {
+      throw new PcsException(StatusCode.STALE_VERSION, "chunk=" + chunkId + " was deleted here at version " + gone
+          + "; not created again for version " + version);
     }
   }
 
@@ -164,6 +188,7 @@ public final class ChunkStore implements AutoCloseable {
     }
     synchronized (this) {
       chunks.remove(chunkId, f);
+      deleted.merge(chunkId, f.version(), Math::max);
     }
     f.close();
     Files.deleteIfExists(f.path());

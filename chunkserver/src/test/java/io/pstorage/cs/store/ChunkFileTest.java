@@ -8,6 +8,7 @@ import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +26,22 @@ class ChunkFileTest {
     }
     try (ChunkStore again = new ChunkStore(dir, 0, 0)) {
       assertNotNull(again.get(1), "closed, the directory can be served again");
+    }
+  }
+
+  @Test
+  void aDeletedReplicaIsNotCreatedAgainByALateWriteOfItsVersion(@TempDir Path dir) throws Exception {
+    // A write forwarded to a frozen CS is delivered when it resumes, possibly after the MDS had it
+    // delete that (dropped) replica: creating it again would leave an orphan nobody deletes.
+    try (ChunkStore store = new ChunkStore(dir, 0, 0)) {
+      ChunkFile f = store.getOrCreate(9, 1, CHUNK);
+      store.write(f, 0, new byte[] {1}, 0, 1);
+      assertTrue(store.delete(9, 1));
+      PcsException e = assertThrows(PcsException.class, () -> store.getOrCreate(9, 1, CHUNK));
+      assertEquals(StatusCode.STALE_VERSION, e.code(), e.getMessage());
+      assertNull(store.get(9), "no replica was created");
+      assertNotNull(store.getOrCreate(10, 1, CHUNK), "other chunks are created as before");
+      assertEquals(List.of(10L), store.report().stream().map(r -> r.getChunkId()).toList(), "chunk 9 stays gone");
     }
   }
 

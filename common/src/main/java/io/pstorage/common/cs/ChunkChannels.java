@@ -1,5 +1,6 @@
 package io.pstorage.common.cs;
 
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.pstorage.common.security.ClusterTls;
@@ -55,6 +56,18 @@ public final class ChunkChannels implements AutoCloseable {
         // repair for a write), and the retry machinery wraps every call in buffering and state
         // objects (a measurable share of a 4 KiB read's client CPU).
         .disableRetry().build());
+  }
+
+  /**
+   * A link that failed while its server was down waits out gRPC's reconnect backoff (up to two
+   * minutes) and fails every call meanwhile. For a caller that knows the server is back (it
+   * heartbeats): try to connect again now.
+   */
+  public void reconnectIfFailed(String address) {
+    ManagedChannel ch = channels.get(address);
+    if (ch != null && ch.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+      ch.resetConnectBackoff();
+    }
   }
 
   @Override

@@ -110,7 +110,7 @@ public final class ChunkMap {
       t.delete(Column.CHUNKS, Keys.tagged('G', cs, c.getChunkId()));
     }
     ChunkInfo updated = c.toBuilder().setVersion(q.getNewVersion()).clearReplicas()
-        .addAllReplicas(q.getReplicasList()).build();
+        .addAllReplicas(q.getReplicasList()).setCopying(q.getCopying()).build();
     put(t, updated);
     return updated;
   }

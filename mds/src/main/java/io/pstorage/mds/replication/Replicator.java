@@ -16,6 +16,7 @@ import io.pstorage.mds.registry.CsRegistry;
 import io.pstorage.proto.ChunkInfo;
 import io.pstorage.proto.ChunkTarget;
 import io.pstorage.proto.ChunkReply;
+import io.pstorage.proto.ChunkServiceGrpc;
 import io.pstorage.proto.CopyChunkRequest;
 import io.pstorage.proto.CsInfo;
 import io.pstorage.proto.CsState;
@@ -48,9 +49,10 @@ import org.slf4j.LoggerFactory;
  * dropped replicas become orphans that their CS delete, and a CS returning with an old replica
  * finds it deleted, never read.
  *
- * <p>Why copying is safe: the file is held against writers (a lease the leader takes) from before
- * the copy until the new list is committed, so the copy cannot miss a write; the version bump then
- * turns every cached chain of the chunk stale.
+ * <p>Why copying is safe: from before the copy until the new list is committed no write to the
+ * chunk can be acknowledged, so the copy cannot miss one: the file is held against writers (a
+ * lease the leader takes) when nobody writes it, else the chunk is fenced (see {@link #copy}); the
+ * version bump then turns every cached chain of the chunk stale.
  *
  * <p>Rate: the copies share {@code replication.bytes.per.second} (each target CS paces its pull
  * to its share), and {@code pstorage stat} shows the rate of the last 30 s and what is left.
@@ -74,13 +76,25 @@ public final class Replicator {
   private final LeaseTable leases;
   private final ChunkChannels channels;
   /**
-   * A change under way to a chunk: its file (whose hold against writers is kept renewed) and the
-   * CS receiving a copy (not yet in the chunk's list; 0 when replicas are only dropped).
+   * A change under way to a chunk: its file, whether it is held against writers (a hold kept
+   * renewed, released when the change ends) and the CS receiving a copy (not yet in the chunk's
+   * list; 0 when replicas are only dropped).
    */
-  private record InFlight(long ino, long target) {}
+  private record InFlight(long ino, boolean held, long target) {}
 
   /** Changes under way, by chunk id. */
   private final Map<Long, InFlight> inFlight = new ConcurrentHashMap<>();
+  /**
+   * A fence recorded in the chunk map that has not reached every replica it names: the version
+   * they held before and the one recorded. The next round moves them there instead of fencing
+   * again, which would bump the record past a replica still at `from` and leave set-version (which
+   * moves only from the version held) nothing that works: the writer would wait forever (seen in
+   * FaultInjectionTest's kill -9 loop).
+   */
+  private record Fence(long from, long to, List<Long> replicas) {}
+
+  /** Fences not yet on every replica, by chunk id. */
+  private final Map<Long, Fence> fences = new ConcurrentHashMap<>();
   /** Replicas that failed a checksum (scrub or read), by chunk: CS id → version found bad. */
   private final Map<Long, Map<Long, Long>> bad = new ConcurrentHashMap<>();
   private final AtomicLong replicated = new AtomicLong();
@@ -150,6 +164,7 @@ public final class Replicator {
     replicated.set(0);
     rebalanced.set(0);
     bad.clear(); // soft state: a bad replica is found again by the next read or scrub
+    fences.clear(); // a half-done fence of an earlier term is fenced again (and its CS asked for a report)
   }
 
   /** A CS found its replica of the chunk bad: it no longer counts, and is replaced. */
@@ -187,7 +202,8 @@ public final class Replicator {
     }
     dirty = false;
     lastIdleScan = now;
-    inFlight.values().forEach(f -> leases.renewReplication(f.ino(), now)); // a paced copy may outlast one hold
+    inFlight.values().stream().filter(InFlight::held)
+        .forEach(f -> leases.renewReplication(f.ino(), now)); // a paced copy may outlast one hold
     Map<Long, CsInfo> cs = new HashMap<>();
     for (CsInfo c : sm.readLocal(CsRegistry::all)) {
       cs.put(c.getCsId(), c);
@@ -221,7 +237,7 @@ public final class Replicator {
           attrs = sm.readLocal(r -> Namespace.inode(r, c.getIno()).getPcs());
           attrsOf.put(c.getIno(), attrs);
         }
-        if (good.size() < attrs.getReplicasNorm() || unwanted) {
+        if (good.size() < attrs.getReplicasNorm() || unwanted || c.getCopying()) {
           work.add(new Work(c, attrs, good, readable));
         }
       }
@@ -246,6 +262,9 @@ public final class Replicator {
       CsInfo target = target(w, cs, now);
       if (target == null) {
         noTarget++;
+        if (w.chunk().getCopying() && !w.good().isEmpty()) {
+          drop(w, cs); // fenced, then its target went: writers must not wait for a copy with nowhere to go
+        }
         continue;
       }
       if (inFlight.size() >= maxParallel) {
@@ -253,6 +272,9 @@ public final class Replicator {
       }
       copy(w, cs, target, now, true);
     }
+    Set<Long> wanted = new HashSet<>();
+    work.forEach(w -> wanted.add(w.chunk().getChunkId()));
+    fences.keySet().retainAll(wanted); // moved on (or deleted) since: nothing left to finish
     pending = work.size();
     stuck = noTarget;
     busySince = work.isEmpty() ? 0 : busySince == 0 ? now : busySince;
@@ -339,30 +361,42 @@ public final class Replicator {
     return best;
   }
 
-  /** repair: restoring a chunk (not balancing space), which may go ahead below min. */
+  /**
+   * repair: restoring a chunk (not balancing space), which goes ahead while the file is written.
+   *
+   * <p>A copy must not miss a write acknowledged before its commit. Of a file nobody writes, the
+   * leader holds it against writers (a lease) for the copy. Otherwise (a VM's disk is written
+   * without pause: waiting for a moment nobody writes it would leave its chunks short of a
+   * replica for good), and always below min, the chunk is fenced: its good replicas are recorded
+   * alone at the next version, marked copying, and moved there, so that the old chain can no
+   * longer take a write (a CS moves a replica once the writes in flight on it are done) and
+   * writers of this chunk wait until the commit (ChunkIo, as below min); the copy is made at that
+   * version. A rebalancing move is not urgent: it waits for a file nobody writes.
+   */
   private boolean copy(Work w, Map<Long, CsInfo> cs, CsInfo target, long now, boolean repair) {
     ChunkInfo c = w.chunk();
     boolean belowMin = repair && w.good().size() < w.attrs().getReplicasMin();
-    if (!leases.holdForReplication(c.getIno(), now) && !belowMin) {
+    boolean held = leases.holdForReplication(c.getIno(), now);
+    if (!held && !repair) {
       return false; // a client is writing the file: next round
     }
-    inFlight.put(c.getChunkId(), new InFlight(c.getIno(), target.getCsId()));
+    inFlight.put(c.getChunkId(), new InFlight(c.getIno(), held, target.getCsId()));
     liveness.reserve(target.getCsId(), w.attrs().getChunkSize());
-    if (!belowMin || w.good().isEmpty()) { // no good replica: a readable one is copied as it is
+    if ((held && !belowMin && !c.getCopying()) || w.good().isEmpty()) { // no good replica: a readable one is copied as it is
       startCopy(w, c, cs, target);
       return true;
     }
-    // Below min the copy goes ahead under a writer's lease: that writer is stuck in a chain repair
-    // the MDS refuses until replication restores min (waiting for its lease would deadlock). But
-    // not from the chain as it is: a replica that was down can come back, and with the good ones
-    // still at this version the writer's next attempt would be acknowledged by the old chain
-    // after the copy had read past it — the new replica would lack an acknowledged write (seen in
-    // FaultInjectionTest's kill -9 loop). So the good replicas are first moved, alone, to the
-    // next version (the fence: the old chain can no longer take a write, and a writer waits
-    // while its chain is below min, ChunkIo), and copied from at that version.
-    fence(c, w.good(), w.attrs().getChunkSize(), cs).whenComplete((fenced, err) -> {
+    // Below min this matters even under the hold: a replica that was down can come back, and with
+    // the good ones still at this version the writer's next attempt would be acknowledged by the
+    // old chain after the copy had read past it (seen in FaultInjectionTest's kill -9 loop).
+    Fence half = fences.get(c.getChunkId());
+    CompletableFuture<ChunkInfo> fencing = half != null && half.to() == c.getVersion()
+        && half.replicas().equals(c.getReplicasList()) && half.replicas().equals(w.good())
+        ? moveAll(c, half.from(), w.good(), w.attrs().getChunkSize(), cs).thenApply(v -> c)
+        : fence(c, w.good(), w.attrs().getChunkSize(), cs);
+    fencing.whenComplete((fenced, err) -> {
       if (err != null) {
-        finish(c, "fence before a copy below min failed: " + err.getMessage());
+        finish(c, "fence before a copy failed: " + err.getMessage());
       } else {
         startCopy(w, fenced, cs, target);
       }
@@ -373,40 +407,61 @@ public final class Replicator {
   /** Records the good replicas alone at the next version, then moves each of them there; completes with the chunk at that version. */
   private CompletableFuture<ChunkInfo> fence(ChunkInfo c, List<Long> good, long chunkSize, Map<Long, CsInfo> cs) {
     long next = c.getVersion() + 1;
-    LOG.info("fencing chunk={} version={} replicas={} before a copy below min", c.getChunkId(), next, good);
+    LOG.info("fencing chunk={} version={} replicas={} before a copy", c.getChunkId(), next, good);
     return committer.submit(MdsRequest.newBuilder().setHeader(RequestHeader.newBuilder().setCluster(cluster))
         .setUpdateChunk(UpdateChunkRequest.newBuilder().setChunkId(c.getChunkId()).setExpectedVersion(c.getVersion())
-            .setNewVersion(next).addAllReplicas(good)).build())
+            .setNewVersion(next).addAllReplicas(good).setCopying(true)).build())
         .thenCompose(r -> {
           if (r.getStatus() != StatusCode.OK) {
             throw new CompletionException(new IllegalStateException("update: " + r.getStatus() + " " + r.getMessage()));
           }
-          List<CompletableFuture<ChunkReply>> moves = new ArrayList<>();
-          for (long id : good) {
-            CsInfo info = cs.get(id);
-            if (info == null) {
-              throw new CompletionException(new IllegalStateException("cs=" + id + " unknown"));
-            }
-            moves.add(completable(moveVersion(info, c.getChunkId(), c.getVersion(), next, chunkSize)));
-          }
-          return CompletableFuture.allOf(moves.toArray(CompletableFuture[]::new)).thenApply(v -> {
-            for (CompletableFuture<ChunkReply> m : moves) {
-              ChunkReply reply = m.join();
-              if (reply.getStatus() != StatusCode.OK) {
-                // the record already says next: the replica's chunk report moves it there later
-                throw new CompletionException(new IllegalStateException("set-version: " + reply.getStatus() + " "
-                    + reply.getMessage()));
-              }
-            }
-            return r.getChunk(); // as recorded: the good replicas alone at the next version
-          });
+          fences.put(c.getChunkId(), new Fence(c.getVersion(), next, r.getChunk().getReplicasList()));
+          return moveAll(r.getChunk(), c.getVersion(), good, chunkSize, cs).thenApply(v -> r.getChunk());
         });
+  }
+
+  /**
+   * Moves each replica from `from` to c's version (one already there answers OK). A replica that
+   * cannot be moved fails the whole; its CS is asked for a full report, whose reconcile moves it
+   * (it is listed at c's version), so the next round finds it there even if this link stays down.
+   */
+  private CompletableFuture<Void> moveAll(ChunkInfo c, long from, List<Long> replicas, long chunkSize,
+      Map<Long, CsInfo> cs) {
+    Map<Long, CompletableFuture<ChunkReply>> moves = new HashMap<>();
+    for (long id : replicas) {
+      CsInfo info = cs.get(id);
+      if (info == null) {
+        return CompletableFuture.failedFuture(new IllegalStateException("cs=" + id + " unknown"));
+      }
+      // This CS heartbeats (it counts as good): a reconnect backoff left from while it was down
+      // must not fail the move at once. Wait for the link, within the deadline.
+      channels.reconnectIfFailed(info.getAddress());
+      moves.put(id, completable(moveVersion(info, c.getChunkId(), from, c.getVersion(), chunkSize, true))
+          .exceptionally(t -> ChunkReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setMessage(t.toString())
+              .build()));
+    }
+    return CompletableFuture.allOf(moves.values().toArray(CompletableFuture[]::new)).thenRun(() -> {
+      StringBuilder failed = new StringBuilder();
+      moves.forEach((id, m) -> {
+        ChunkReply reply = m.join();
+        if (reply.getStatus() != StatusCode.OK) {
+          liveness.askFullReport(id);
+          failed.append(" cs=").append(id).append(": ").append(reply.getStatus()).append(' ').append(reply.getMessage());
+        }
+      });
+      if (!failed.isEmpty()) {
+        throw new CompletionException(new IllegalStateException("set-version " + from + " -> " + c.getVersion()
+            + " failed:" + failed + " (the next round moves them again)"));
+      }
+      fences.remove(c.getChunkId());
+    });
   }
 
   /** Set-version on one replica's CS. */
   private ListenableFuture<ChunkReply> moveVersion(CsInfo info, long chunkId,
-      long from, long to, long chunkSize) {
-    return channels.future(info.getAddress()).withDeadlineAfter(10, TimeUnit.SECONDS).setVersion(
+      long from, long to, long chunkSize, boolean waitForLink) {
+    ChunkServiceGrpc.ChunkServiceFutureStub stub = channels.future(info.getAddress()).withDeadlineAfter(10, TimeUnit.SECONDS);
+    return (waitForLink ? stub.withWaitForReady() : stub).setVersion(
         SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(chunkId).setVersion(from).setNewVersion(to)
             .setChunkSize(chunkSize).build());
   }
@@ -439,6 +494,7 @@ public final class Replicator {
         .setSource(ChunkTarget.newBuilder().setCsId(source).setAddress(cs.get(source).getAddress())).build();
     LOG.info("replicating chunk={} version={} from cs={} to cs={} good={} norm={}", c.getChunkId(), c.getVersion(),
         source, target.getCsId(), w.good(), w.attrs().getReplicasNorm());
+    channels.reconnectIfFailed(target.getAddress());
     Futures.addCallback(channels.future(target.getAddress()).withDeadlineAfter(10, TimeUnit.MINUTES).copy(q),
         new FutureCallback<ChunkReply>() {
           @Override
@@ -464,13 +520,18 @@ public final class Replicator {
         }, MoreExecutors.directExecutor());
   }
 
-  /** Enough good replicas already: the list loses the unwanted ones (no copy, so no hold needed). */
+  /**
+   * Enough good replicas already: the list loses the unwanted ones. Under a hold when the file is
+   * not written; a chunk left marked copying (its copy failed, then the norm was met otherwise)
+   * has writers waiting for this commit, so it goes ahead without one (no copy to protect).
+   */
   private void drop(Work w, Map<Long, CsInfo> cs) {
     ChunkInfo c = w.chunk();
-    if (!leases.holdForReplication(c.getIno(), System.nanoTime())) {
+    boolean held = leases.holdForReplication(c.getIno(), System.nanoTime());
+    if (!held && !c.getCopying()) {
       return;
     }
-    inFlight.put(c.getChunkId(), new InFlight(c.getIno(), 0));
+    inFlight.put(c.getChunkId(), new InFlight(c.getIno(), held, 0));
     LOG.info("dropping replicas chunk={} version={} keep={} of={}", c.getChunkId(), c.getVersion(), w.good(),
         c.getReplicasList());
     commit(c, w.good(), w.attrs().getChunkSize(), cs, 0);
@@ -495,7 +556,7 @@ public final class Replicator {
           for (long id : chain) {
             CsInfo info = cs.get(id);
             if (info != null) {
-              moveVersion(info, c.getChunkId(), c.getVersion(), next, chunkSize);
+              moveVersion(info, c.getChunkId(), c.getVersion(), next, chunkSize, false);
             }
           }
           replicated.incrementAndGet();
@@ -509,7 +570,9 @@ public final class Replicator {
     if (error != null) {
       LOG.warn("replication chunk={} version={}: {}", c.getChunkId(), c.getVersion(), error);
     }
-    leases.releaseReplication(c.getIno());
-    inFlight.remove(c.getChunkId());
+    InFlight f = inFlight.remove(c.getChunkId());
+    if (f != null && f.held()) {
+      leases.releaseReplication(c.getIno());
+    }
   }
 }
