@@ -31,9 +31,15 @@ import org.slf4j.LoggerFactory;
 final class ChunkIo {
   private static final Logger LOG = LoggerFactory.getLogger(ChunkIo.class);
   static final int MAX_PIECE = ChunkChannels.MAX_PAYLOAD;
-  /** The head waits up to 10 s per hop; a chain of 3 answers within this. */
-  private static final long WRITE_TIMEOUT_MS = 40_000;
+  /**
+   * The head answers within its forward timeout (10 s, for the whole rest of the chain) plus its
+   * own disk write, plus a wait for an earlier overlapping write or a set-version holding the
+   * range (another 10 s at worst); past this it is taken for dead (frozen: SIGSTOP, a hung disk;
+   * TCP does not tell) and dropped from the chain. Kept under a VM guest's 30 s disk timeout.
+   */
+  private static final long WRITE_TIMEOUT_MS = 25_000;
   private static final long READ_TIMEOUT_MS = 10_000;
+  private static final long SET_VERSION_TIMEOUT_MS = 35_000;
   /** How long a read waits for a replica to become reachable when none is. */
   private static final long READ_WAIT_NANOS = 30_000_000_000L;
   private static final long READ_RETRY_PAUSE_MS = 300;
@@ -266,10 +272,14 @@ final class ChunkIo {
     return r.getStatus() == StatusCode.OK;
   }
 
-  /** Set-version on one replica; an unreachable CS answers UNAVAILABLE. */
+  /**
+   * Set-version on one replica; an unreachable CS answers UNAVAILABLE. It waits for the writes in
+   * flight on that replica, which wait up to 10 s for their forward to the next CS: hence a
+   * deadline of several forwards, not to drop a healthy survivor whose writes were held up.
+   */
   private ChunkReply moveVersion(String address, long chunkId, long from, long to, long chunkSize) {
     try {
-      return channels.blocking(address).withDeadlineAfter(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+      return channels.blocking(address).withDeadlineAfter(SET_VERSION_TIMEOUT_MS, TimeUnit.MILLISECONDS)
           .setVersion(SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(chunkId)
               .setVersion(from).setNewVersion(to).setChunkSize(chunkSize).build());
     } catch (StatusRuntimeException e) {
@@ -281,10 +291,11 @@ final class ChunkIo {
 
   /**
    * Reads len bytes of the chunk at offset; a chunk never written reads as zeros. When no replica
-   * can be reached at all (their servers are down or restarting) the read waits for one, up to
-   * {@link #READ_WAIT_NANOS}, as a disk under a VM would rather be slow for seconds than fail: a
-   * chunk server restart takes a few. A replica that answers with an error (a checksum mismatch)
-   * is not waited for: the next one is tried, and when none is left the read fails at once.
+   * answers with the data and one of them could not be reached (its server down or restarting),
+   * the read tries again for up to {@link #READ_WAIT_NANOS} (checked between rounds, each of which
+   * may take a read timeout per replica), as a disk under a VM would rather be slow for seconds
+   * than fail: a chunk server restart takes a few. When every replica answered with an error (a
+   * checksum mismatch) the read fails at once.
    */
   ByteString read(long ino, long index, long offset, int len) throws PcsException {
     ChunkInfo c = chunks.forRead(ino, index);
@@ -294,7 +305,7 @@ final class ChunkIo {
         return UnsafeByteOperations.unsafeWrap(new byte[len]);
       }
       StringBuilder errors = new StringBuilder();
-      boolean stale = false, unreachable = true;
+      boolean stale = false, unreachable = false;
       for (int i : order(c)) {
         if (local.isLocal(c, i)) {
           ByteString b = local.read(c, i, offset, len);
@@ -309,11 +320,12 @@ final class ChunkIo {
           r = readReplica(c, i, q);
         } catch (StatusRuntimeException e) {
           errors.append(" cs=").append(c.getReplicas(i)).append(": ").append(e.getStatus().getCode());
-          unreachable &= e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE
+          unreachable |= e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE
               || e.getStatus().getCode() == io.grpc.Status.Code.DEADLINE_EXCEEDED;
           continue;
         } catch (java.net.SocketTimeoutException e) {
           errors.append(" cs=").append(c.getReplicas(i)).append(": no answer within ").append(READ_TIMEOUT_MS).append(" ms");
+          unreachable = true;
           continue;
         }
         if (r.getStatus() == StatusCode.OK) {
@@ -323,7 +335,6 @@ final class ChunkIo {
           }
           return r.getData();
         }
-        unreachable = false;
         errors.append(" cs=").append(c.getReplicas(i)).append(": ").append(r.getStatus()).append(' ')
             .append(r.getMessage());
         if (r.getStatus() == StatusCode.STALE_VERSION && r.getCurrentVersion() > c.getVersion()) {
@@ -345,7 +356,7 @@ final class ChunkIo {
       }
       if (waitEnd == 0) {
         waitEnd = now + READ_WAIT_NANOS;
-        LOG.warn("chunk={} version={} no replica reachable ({}); waiting up to {} s for one", before.getChunkId(),
+        LOG.warn("chunk={} version={} no replica could be read ({}); trying again for up to {} s", before.getChunkId(),
             before.getVersion(), errors.toString().trim(), READ_WAIT_NANOS / 1_000_000_000L);
       } else if (now - waitEnd > 0) {
         throw new PcsException(StatusCode.IO_ERROR, "chunk=" + before.getChunkId() + " version="

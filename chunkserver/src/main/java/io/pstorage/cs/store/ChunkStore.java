@@ -45,9 +45,9 @@ public final class ChunkStore implements AutoCloseable {
   private final long limit;
   private final Map<Long, ChunkFile> chunks = new ConcurrentHashMap<>();
   /**
-   * Chunks deleted here lately, with the version deleted: a write or set-version at that version
-   * or older that arrives afterwards (one forwarded to this CS while it was frozen, delivered when
-   * it resumed) must not create the replica again, an orphan nobody would delete. Chunk ids are
+   * Chunks deleted here lately, with the version deleted: a write or set-version that arrives
+   * afterwards (one forwarded to this CS while it was frozen, delivered when it resumed) must not
+   * create the replica again, an orphan nobody would delete, or an empty one listed in a chain. Chunk ids are
    * never reused, so this is exact; the newest DELETED_REMEMBERED are kept (a CS restart forgets
    * them, and its full report then reconciles what is left).
    */
@@ -139,10 +139,13 @@ public final class ChunkStore implements AutoCloseable {
     }
   }
 
-  /** STALE_VERSION when the chunk was deleted here at this version or a later one (see {@link #deleted}). */
+  /**
+   * STALE_VERSION when the chunk was deleted here (see {@link #deleted}), whatever the version:
+   * this CS left its chain then, and only a copy (installed whole) puts a replica back.
+   */
   public synchronized void checkNotDeleted(long chunkId, long version) throws PcsException {
     Long gone = deleted.get(chunkId);
-    if (gone != null && gone >= version) {
+    if (gone != null) {
       throw new PcsException(StatusCode.STALE_VERSION, "chunk=" + chunkId + " was deleted here at version " + gone
           + "; not created again for version " + version);
     }
@@ -218,6 +221,7 @@ public final class ChunkStore implements AutoCloseable {
       syncDir(dst.getParent());
       fresh = ChunkFile.open(dst);
       chunks.put(chunkId, fresh);
+      deleted.remove(chunkId); // back in a chain through a whole copy
       used.addAndGet(fresh.footprint());
     }
     return fresh;

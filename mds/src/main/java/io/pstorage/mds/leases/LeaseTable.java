@@ -38,7 +38,7 @@ public final class LeaseTable {
   }
 
   /** The first lease period of this leader: leases the old leader granted may still be in use. */
-  private boolean inGrace(long now) {
+  public boolean inGrace(long now) {
     return now - leaderSince < period.toNanos();
   }
 

@@ -165,6 +165,8 @@ public final class Replicator {
     rebalanced.set(0);
     bad.clear(); // soft state: a bad replica is found again by the next read or scrub
     fences.clear(); // a half-done fence of an earlier term is fenced again (and its CS asked for a report)
+    // Copies of an earlier term that end now must not release this term's holds on their files.
+    inFlight.clear();
   }
 
   /** A CS found its replica of the chunk bad: it no longer counts, and is replaced. */
@@ -247,8 +249,10 @@ public final class Replicator {
       ino = batch.get(batch.size() - 1).getIno();
       index = batch.get(batch.size() - 1).getIndex();
     }
-    // most endangered first: one good replica left before two
-    work.sort(Comparator.comparingInt((Work w) -> w.good().size()).thenComparingLong(w -> w.chunk().getChunkId()));
+    // chunks whose writers wait (fenced, copy not done) first, then the most endangered: one good
+    // replica left before two
+    work.sort(Comparator.comparing((Work w) -> !w.chunk().getCopying()).thenComparingInt((Work w) -> w.good().size())
+        .thenComparingLong(w -> w.chunk().getChunkId()));
     int noTarget = 0;
     for (Work w : work) {
       if (w.readable().isEmpty() || inFlight.containsKey(w.chunk().getChunkId())) {
@@ -267,8 +271,8 @@ public final class Replicator {
         }
         continue;
       }
-      if (inFlight.size() >= maxParallel) {
-        continue;
+      if (inFlight.size() >= maxParallel && !w.chunk().getCopying()) {
+        continue; // a fenced chunk's writers wait for it: not behind the backlog
       }
       copy(w, cs, target, now, true);
     }
@@ -377,28 +381,35 @@ public final class Replicator {
     ChunkInfo c = w.chunk();
     boolean belowMin = repair && w.good().size() < w.attrs().getReplicasMin();
     boolean held = leases.holdForReplication(c.getIno(), now);
-    if (!held && !repair) {
-      return false; // a client is writing the file: next round
+    if (!held && (!repair || (leases.inGrace(now) && !belowMin && !c.getCopying()))) {
+      // A client is writing the file: a rebalancing move waits for the next round. So does a
+      // repair in a new leader's first lease period, when nobody may write it after all: right
+      // after an election, fencing every chunk short of its norm would stall writers for nothing.
+      return false;
     }
     inFlight.put(c.getChunkId(), new InFlight(c.getIno(), held, target.getCsId()));
     liveness.reserve(target.getCsId(), w.attrs().getChunkSize());
     if ((held && !belowMin && !c.getCopying()) || w.good().isEmpty()) { // no good replica: a readable one is copied as it is
-      startCopy(w, c, cs, target);
+      startCopy(w, c, cs, target, false);
       return true;
     }
     // Below min this matters even under the hold: a replica that was down can come back, and with
     // the good ones still at this version the writer's next attempt would be acknowledged by the
     // old chain after the copy had read past it (seen in FaultInjectionTest's kill -9 loop).
+    // Only replicas whose CS heartbeats now: a frozen one (good until it is offline) would fail
+    // the fence's set-version round after round while the writers wait. Left out, it is dropped.
+    List<Long> fenceSet = w.good().stream().filter(id -> liveness.state(id, now) == CsState.ACTIVE).toList();
+    Work fw = new Work(c, w.attrs(), fenceSet.isEmpty() ? w.good() : fenceSet, w.readable());
     Fence half = fences.get(c.getChunkId());
     CompletableFuture<ChunkInfo> fencing = half != null && half.to() == c.getVersion()
-        && half.replicas().equals(c.getReplicasList()) && half.replicas().equals(w.good())
-        ? moveAll(c, half.from(), w.good(), w.attrs().getChunkSize(), cs).thenApply(v -> c)
-        : fence(c, w.good(), w.attrs().getChunkSize(), cs);
+        && half.replicas().equals(c.getReplicasList()) && half.replicas().equals(fw.good())
+        ? moveAll(c, half.from(), fw.good(), w.attrs().getChunkSize(), cs).thenApply(v -> c)
+        : fence(c, fw.good(), w.attrs().getChunkSize(), cs);
     fencing.whenComplete((fenced, err) -> {
       if (err != null) {
         finish(c, "fence before a copy failed: " + err.getMessage());
       } else {
-        startCopy(w, fenced, cs, target);
+        startCopy(fw, fenced, cs, target, true);
       }
     });
     return true;
@@ -460,7 +471,9 @@ public final class Replicator {
   /** Set-version on one replica's CS. */
   private ListenableFuture<ChunkReply> moveVersion(CsInfo info, long chunkId,
       long from, long to, long chunkSize, boolean waitForLink) {
-    ChunkServiceGrpc.ChunkServiceFutureStub stub = channels.future(info.getAddress()).withDeadlineAfter(10, TimeUnit.SECONDS);
+    // Past the CS's forward timeout (10 s) more than once: set-version waits for the writes in
+    // flight on the replica, which wait for their forward to the next CS.
+    ChunkServiceGrpc.ChunkServiceFutureStub stub = channels.future(info.getAddress()).withDeadlineAfter(35, TimeUnit.SECONDS);
     return (waitForLink ? stub.withWaitForReady() : stub).setVersion(
         SetVersionRequest.newBuilder().setCluster(cluster).setChunkId(chunkId).setVersion(from).setNewVersion(to)
             .setChunkSize(chunkSize).build());
@@ -482,15 +495,19 @@ public final class Replicator {
     return out;
   }
 
-  /** Copies the chunk at c's version to target, then records the chain with it. */
-  private void startCopy(Work w, ChunkInfo c, Map<Long, CsInfo> cs, CsInfo target) {
+  /**
+   * Copies the chunk at c's version to target, then records the chain with it. fenced: c is
+   * marked copying and its writers wait, so the copy is not paced, and if it fails the mark is
+   * cleared at once (the good replicas recorded again without it) instead of left to a later round.
+   */
+  private void startCopy(Work w, ChunkInfo c, Map<Long, CsInfo> cs, CsInfo target, boolean fenced) {
     // the source: a good replica whose CS is active (an inactive one may not answer); else any readable one
     long now = System.nanoTime();
     long source = w.good().stream().filter(id -> liveness.state(id, now) == CsState.ACTIVE).findFirst()
         .orElse(w.good().isEmpty() ? w.readable().get(0) : w.good().get(0));
     CopyChunkRequest q = CopyChunkRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
         .setVersion(c.getVersion()).setChunkSize(w.attrs().getChunkSize())
-        .setMaxBytesPerSecond(bytesPerSecond / maxParallel)
+        .setMaxBytesPerSecond(fenced ? 0 : bytesPerSecond / maxParallel)
         .setSource(ChunkTarget.newBuilder().setCsId(source).setAddress(cs.get(source).getAddress())).build();
     LOG.info("replicating chunk={} version={} from cs={} to cs={} good={} norm={}", c.getChunkId(), c.getVersion(),
         source, target.getCsId(), w.good(), w.attrs().getReplicasNorm());
@@ -500,7 +517,8 @@ public final class Replicator {
           @Override
           public void onSuccess(ChunkReply r) {
             if (r.getStatus() != StatusCode.OK) {
-              finish(c, "copy to cs=" + target.getCsId() + " failed: " + r.getStatus() + " " + r.getMessage());
+              failed(c, w, cs, fenced, target, "copy to cs=" + target.getCsId() + " failed: " + r.getStatus() + " "
+                  + r.getMessage());
               return;
             }
             long n = System.nanoTime();
@@ -510,14 +528,23 @@ public final class Replicator {
             }
             List<Long> chain = new ArrayList<>(w.good());
             chain.add(target.getCsId());
-            commit(c, chain, w.attrs().getChunkSize(), cs, target.getCsId());
+            commit(c, chain, w.attrs().getChunkSize(), cs, target.getCsId(), null);
           }
 
           @Override
           public void onFailure(Throwable t) {
-            finish(c, "copy to cs=" + target.getCsId() + " failed: " + t);
+            failed(c, w, cs, fenced, target, "copy to cs=" + target.getCsId() + " failed: " + t);
           }
         }, MoreExecutors.directExecutor());
+  }
+
+  /** A copy failed: a fenced chunk is recorded again without the copying mark (its writers go on). */
+  private void failed(ChunkInfo c, Work w, Map<Long, CsInfo> cs, boolean fenced, CsInfo target, String why) {
+    if (!fenced) {
+      finish(c, why);
+      return;
+    }
+    commit(c, w.good(), w.attrs().getChunkSize(), cs, target.getCsId(), why);
   }
 
   /**
@@ -534,21 +561,27 @@ public final class Replicator {
     inFlight.put(c.getChunkId(), new InFlight(c.getIno(), held, 0));
     LOG.info("dropping replicas chunk={} version={} keep={} of={}", c.getChunkId(), c.getVersion(), w.good(),
         c.getReplicasList());
-    commit(c, w.good(), w.attrs().getChunkSize(), cs, 0);
+    commit(c, w.good(), w.attrs().getChunkSize(), cs, 0, null);
   }
 
-  /** copiedTo: the CS that just received a copy (0: none); if the list change loses, that copy is an orphan. */
-  private void commit(ChunkInfo c, List<Long> chain, long chunkSize, Map<Long, CsInfo> cs, long copiedTo) {
+  /**
+   * Records chain at the next version, not marked copying. copiedTo: the CS that received a copy
+   * (0: none); if it is not in chain, or the list change loses, that copy is an orphan. failure:
+   * why a fenced chunk's copy failed (this clears its mark), null for a copy or drop that worked.
+   */
+  private void commit(ChunkInfo c, List<Long> chain, long chunkSize, Map<Long, CsInfo> cs, long copiedTo,
+      String failure) {
     long next = c.getVersion() + 1;
     committer.submit(MdsRequest.newBuilder().setHeader(RequestHeader.newBuilder().setCluster(cluster))
         .setUpdateChunk(UpdateChunkRequest.newBuilder().setChunkId(c.getChunkId()).setExpectedVersion(c.getVersion())
             .setNewVersion(next).addAllReplicas(chain)).build())
         .whenComplete((r, err) -> {
+          if (copiedTo != 0 && (failure != null || err != null || r.getStatus() != StatusCode.OK)) {
+            liveness.askFullReport(copiedTo); // its reconcile deletes the copy nobody lists
+          }
           if (err != null || r.getStatus() != StatusCode.OK) {
-            if (copiedTo != 0) {
-              liveness.askFullReport(copiedTo); // its reconcile deletes the copy nobody lists
-            }
-            finish(c, "update failed: " + (err != null ? err : r.getStatus() + " " + r.getMessage()));
+            finish(c, (failure != null ? failure + "; " : "") + "update failed: "
+                + (err != null ? err : r.getStatus() + " " + r.getMessage()));
             return;
           }
           // Tell the new chain its version now; a CS that misses this is one bump behind and gets
@@ -558,6 +591,10 @@ public final class Replicator {
             if (info != null) {
               moveVersion(info, c.getChunkId(), c.getVersion(), next, chunkSize, false);
             }
+          }
+          if (failure != null) {
+            finish(c, failure + "; writers go on at version " + next + " with " + chain);
+            return;
           }
           replicated.incrementAndGet();
           bad.remove(c.getChunkId()); // the bad replica left the list with the old version
