@@ -32,6 +32,13 @@ out=run/bench-data-results
 mkdir -p "$out"
 suite=$(cd "$root/.." && pwd)/shared/bench/peer-moosefs/fio-suite.sh
 [ "$fio" = 0 ] || [ -x "$suite" ] || { echo "fio-suite.sh not found at $suite (or use --no-fio)" >&2; exit 2; }
+# fio-suite.sh needs fio and bc, which a fresh machine lacks: install them before the long run.
+if [ "$fio" = 1 ] && ! { command -v fio && command -v bc; } >/dev/null; then
+  [ "$(id -u)" = 0 ] || { echo "bench-data: fio and bc are needed; install them (apt-get install fio bc) or use --no-fio" >&2; exit 2; }
+  echo "bench-data: installing fio bc" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fio bc >&2
+fi
 echo "$0 $*" >"$out/command.txt"
 "$root/deploy/bench-java.sh" io.pstorage.tests.bench.DataBench "${args[@]}" --tsv "$out/ours.tsv" | tee "$out/ours.txt"
 if [ "$fio" = 1 ]; then
