@@ -308,7 +308,7 @@ public final class DataService {
         // A chain member without the chunk never received a write of it: every acknowledged write
         // reached the whole chain, and a CS whose directory was wiped comes back under a new id.
         // So the empty replica it creates here is exactly the chunk's content.
-        store.checkNotDeleted(q.getChunkId(), q.getVersion()); // a late set-version for a replica deleted since
+        // (refused with STALE_VERSION if it was deleted here since: a late set-version, ChunkStore.deleted)
         store.getOrCreate(q.getChunkId(), q.getNewVersion(), checkChunkSize(q.getChunkSize()));
         return ok(0);
       }

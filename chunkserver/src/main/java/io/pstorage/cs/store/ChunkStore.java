@@ -143,7 +143,7 @@ public final class ChunkStore implements AutoCloseable {
    * STALE_VERSION when the chunk was deleted here (see {@link #deleted}), whatever the version:
    * this CS left its chain then, and only a copy (installed whole) puts a replica back.
    */
-  public synchronized void checkNotDeleted(long chunkId, long version) throws PcsException {
+  private void checkNotDeleted(long chunkId, long version) throws PcsException { // under the store's monitor
     Long gone = deleted.get(chunkId);
     if (gone != null) {
       throw new PcsException(StatusCode.STALE_VERSION, "chunk=" + chunkId + " was deleted here at version " + gone
