@@ -12,6 +12,9 @@ import java.net.Socket;
 public final class RecordingProxy implements AutoCloseable {
   private final ServerSocket listen;
   private final ByteArrayOutputStream seen = new ByteArrayOutputStream();
+  /** Offset in each connection's server-to-client stream of a byte to flip (an active attacker); -1 = none. */
+  private volatile long alterAt = -1;
+  private final java.util.concurrent.atomic.AtomicLong fromServer = new java.util.concurrent.atomic.AtomicLong();
 
   public RecordingProxy(String targetHost, int targetPort) throws IOException {
     listen = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
@@ -20,8 +23,8 @@ public final class RecordingProxy implements AutoCloseable {
         try {
           Socket client = listen.accept();
           Socket server = new Socket(targetHost, targetPort);
-          Thread.ofVirtual().start(() -> pump(client, server));
-          Thread.ofVirtual().start(() -> pump(server, client));
+          Thread.ofVirtual().start(() -> pump(client, server, false));
+          Thread.ofVirtual().start(() -> pump(server, client, true));
         } catch (IOException e) {
           return; // closed
         }
@@ -29,13 +32,22 @@ public final class RecordingProxy implements AutoCloseable {
     });
   }
 
-  private void pump(Socket from, Socket to) {
+  private void pump(Socket from, Socket to, boolean fromServer) {
     byte[] buf = new byte[64 << 10];
+    long passed = 0;
     try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
       int n;
       while ((n = in.read(buf)) > 0) {
         synchronized (seen) {
           seen.write(buf, 0, n);
+        }
+        long flip = alterAt;
+        if (fromServer && flip >= passed && flip < passed + n) {
+          buf[(int) (flip - passed)] ^= 0x01;
+        }
+        passed += n;
+        if (fromServer) {
+          this.fromServer.addAndGet(n);
         }
         out.write(buf, 0, n);
       }
@@ -53,6 +65,16 @@ public final class RecordingProxy implements AutoCloseable {
 
   public String address() {
     return "127.0.0.1:" + listen.getLocalPort();
+  }
+
+  /** From now on, connections opened through the relay get the byte at this offset of each reply stream flipped. */
+  public void alterServerByteAt(long offset) {
+    alterAt = offset;
+  }
+
+  /** Bytes relayed from the server to clients, over all connections. */
+  public long bytesFromServer() {
+    return fromServer.get();
   }
 
   public byte[] seen() {

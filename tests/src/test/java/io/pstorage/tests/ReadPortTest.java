@@ -4,18 +4,16 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import io.pstorage.client.PcsClient;
 import io.pstorage.client.PcsFile;
-import io.pstorage.common.cs.ReadFrames;
 import io.pstorage.common.cs.ReadPortClient;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.common.security.ClusterTls;
+import io.pstorage.common.security.SealedLink;
 import io.pstorage.cs.service.ReadPortServer;
 import io.pstorage.proto.ChunkInfo;
 import io.pstorage.proto.ChunkReadReply;
 import io.pstorage.proto.ChunkReadRequest;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,7 +21,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -56,11 +53,22 @@ class ReadPortTest {
   }
 
   /** A connection to the read port with the TLS handshake done, as a client of the cluster. */
-  private static SSLSocket connected(ClusterTls tls, ReadPortServer port) throws Exception {
-    SSLSocket s = (SSLSocket) tls.socketContext().getSocketFactory().createSocket();
+  /** A read-port connection through the TLS handshake and the key exchange, ready for sealed frames. */
+  private static SealedLink connected(ClusterTls tls, ReadPortServer port) throws Exception {
+    java.net.Socket s = new java.net.Socket();
     s.connect(new InetSocketAddress(port.address().host(), port.address().port()), 5_000);
-    s.startHandshake();
-    return s;
+    s.setSoTimeout(10_000);
+    return SealedLink.client(tls.socketContext(), s, port.address().host(), port.address().port());
+  }
+
+  /** The CS ends the connection without a reply: the end of the stream, or a reset if it left our bytes unread. */
+  private static void assertClosedWithoutReply(SealedLink link, String what) {
+    try {
+      assertNull(link.receive(ReadPortClient.MAX_REPLY), what + ": the CS answered");
+    } catch (IOException e) {
+      assertFalse(e instanceof java.net.SocketTimeoutException, what + ": the CS neither answered nor closed");
+      assertFalse(e instanceof SealedLink.FrameException, what + ": the CS sent something that is no sealed frame");
+    }
   }
 
   private static int openReadConnections(DataCluster c) {
@@ -124,24 +132,29 @@ class ReadPortTest {
       }
 
       ClusterTls tls = ClusterTls.forCluster("data");
-      // A length prefix over the request limit, then garbage that is no ChunkReadRequest: each
-      // connection is closed by the CS without a reply.
-      byte[] oversized = {(byte) 0x80, (byte) 0x80, (byte) 0x40}; // 1 MiB, as a varint
-      byte[] garbage = {5, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff};
-      for (byte[] bad : List.of(oversized, garbage)) {
-        try (SSLSocket s = connected(tls, port)) {
-          s.setSoTimeout(10_000);
-          OutputStream out = s.getOutputStream();
-          out.write(bad);
-          out.flush();
-          InputStream in = s.getInputStream();
-          assertEquals(-1, in.read(), "the CS closes a connection that breaks the framing");
+      // Inside a good session: a message over the request limit, and one that is no
+      // ChunkReadRequest. Each connection is closed by the CS without a reply.
+      try (SealedLink big = connected(tls, port)) {
+        big.sendBytes(new byte[ReadPortServer.MAX_REQUEST + 1]);
+        assertClosedWithoutReply(big, "a request over the limit");
+      }
+      try (SealedLink garbage = connected(tls, port)) {
+        garbage.sendBytes(new byte[] {5, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff});
+        assertClosedWithoutReply(garbage, "a request that is no ChunkReadRequest");
+      }
+      // A TLS session that skips the key exchange and sends a request in TLS records (the read
+      // port's protocol before sealed frames): refused.
+      try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) tls.socketContext().getSocketFactory().createSocket()) {
+        s.connect(new InetSocketAddress(port.address().host(), port.address().port()), 5_000);
+        s.setSoTimeout(10_000);
+        anything.writeDelimitedTo(s.getOutputStream());
+        s.getOutputStream().flush();
+        try {
+          assertEquals(-1, s.getInputStream().read(), "the CS answered a session that did not open with the hello");
+        } catch (IOException e) { // the CS closed the connection without a TLS close_notify
+          assertFalse(e instanceof java.net.SocketTimeoutException, "the CS neither answered nor closed: " + e);
         }
       }
-      // An unterminated varint is refused by the frame reader itself.
-      assertThrows(ReadFrames.FrameException.class, () -> ReadFrames.read(
-          new java.io.ByteArrayInputStream(new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 1}),
-          ReadFrames.MAX_REQUEST));
 
       readRandomPieces(client, "/f", model); // other readers never noticed
     }
@@ -174,7 +187,7 @@ class ReadPortTest {
             .build(), false);
       }
       ClusterTls tls = ClusterTls.forCluster("data");
-      List<SSLSocket> held = new ArrayList<>();
+      List<SealedLink> held = new ArrayList<>();
       try {
         for (int i = 0; i < c.csCount(); i++) {
           held.add(connected(tls, c.csServer(i).readPort()));
@@ -190,7 +203,7 @@ class ReadPortTest {
         byte[] model = writeFile(client, "/f", 3);
         readRandomPieces(client, "/f", model); // every read refused at the read port, served by gRPC
       } finally {
-        for (SSLSocket s : held) {
+        for (SealedLink s : held) {
           s.close();
         }
       }

@@ -109,8 +109,9 @@ class SecurityTest {
   static void readPortAnswersNothing(String what, java.net.Socket s) throws Exception {
     try (s) {
       s.setSoTimeout(10_000);
-      io.pstorage.common.cs.ReadFrames.write(com.google.protobuf.CodedOutputStream.newInstance(s.getOutputStream()),
-          ChunkReadRequest.newBuilder().setCluster("sec").setChunkId(1).setVersion(1).setLength(4096).build());
+      ChunkReadRequest.newBuilder().setCluster("sec").setChunkId(1).setVersion(1).setLength(4096).build()
+          .writeDelimitedTo(s.getOutputStream());
+      s.getOutputStream().flush();
       byte[] got = s.getInputStream().readAllBytes();
       // a plaintext peer may get a TLS alert record (content type 21) before the close; nothing else
       assertTrue(got.length == 0 || (!(s instanceof javax.net.ssl.SSLSocket) && got[0] == 21),
@@ -194,6 +195,22 @@ class SecurityTest {
         assertTrue(tap.seen().length > marker.length, "the data did cross the tap: " + tap.seen().length + " bytes");
         assertFalse(new String(tap.seen(), StandardCharsets.ISO_8859_1).contains("PSTORAGE-SECRET"),
             "file data visible on the wire");
+
+        // An attacker on the link flips one bit of the reply (100 bytes before the end of what the
+        // CS sent for the same read above, so inside the ~4 KiB sealed reply): the read fails, it
+        // never returns altered bytes, and a read on a clean connection still works.
+        ChunkReadRequest q = ChunkReadRequest.newBuilder().setCluster("sec").setChunkId(chunk.getChunkId())
+            .setVersion(chunk.getVersion()).setLength(marker.length).build();
+        try (RecordingProxy attacker = new RecordingProxy(port.host(), port.port());
+            io.pstorage.common.cs.ReadPortClient fresh = new io.pstorage.common.cs.ReadPortClient(TestCredentials.install("sec"))) {
+          attacker.alterServerByteAt(tap.bytesFromServer() - 100);
+          java.io.IOException e = assertThrows(io.pstorage.common.security.SealedLink.FrameException.class,
+              () -> fresh.read(attacker.address(), q, 10_000));
+          assertTrue(e.getMessage().contains("integrity"), e.getMessage());
+          attacker.alterServerByteAt(-1);
+          ChunkReadReply clean = fresh.read(attacker.address(), q, 10_000);
+          assertArrayEquals(marker, clean.getData().toByteArray(), "read on a clean connection");
+        }
       }
     }
   }

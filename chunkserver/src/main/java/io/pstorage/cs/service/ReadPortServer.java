@@ -1,25 +1,22 @@
 package io.pstorage.cs.service;
 
-import com.google.protobuf.CodedOutputStream;
 import io.pstorage.common.HostPort;
 import io.pstorage.common.PcsException;
-import io.pstorage.common.cs.ReadFrames;
 import io.pstorage.common.security.ClusterTls;
+import io.pstorage.common.security.SealedLink;
 import io.pstorage.proto.ChunkReadRequest;
 import io.pstorage.proto.StatusCode;
-import java.io.BufferedInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
-import javax.net.ssl.SSLServerSocket;
-import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,15 +26,19 @@ import org.slf4j.LoggerFactory;
  * wake-up for the request and one for the disk; through gRPC it also crossed from the event loop
  * to the I/O pool and back, and paid HTTP/2's headers, trailers and flow control, which were most
  * of its CPU (README, "Data path"). Writes stay on gRPC: they are streamed down the chain.
+ * Connections authenticate with mutual TLS and then carry sealed frames ({@link SealedLink}).
  */
 public final class ReadPortServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ReadPortServer.class);
   /** A connection with no request for this long is closed (clients reconnect when they need to). */
   private static final int IDLE_MS = 5 * 60_000;
-  /** The TLS handshake must finish within this: a silent peer must not hold a slot for long. */
+  /** The TLS handshake and key exchange must finish within this: a silent peer must not hold a slot for long. */
   private static final int HANDSHAKE_MS = 5_000;
+  /** Largest request: a ChunkReadRequest is a few numbers and the cluster name. */
+  public static final int MAX_REQUEST = 4096;
 
-  private final SSLServerSocket listener;
+  private final ServerSocket listener;
+  private final SSLContext tls;
   private final DataService data;
   private final int maxConnections;
   private final Set<Socket> open = ConcurrentHashMap.newKeySet();
@@ -51,11 +52,10 @@ public final class ReadPortServer implements AutoCloseable {
       throws PcsException {
     this.data = data;
     this.maxConnections = maxConnections;
+    this.tls = tls.socketContext(); // SealedLink.server requires a client certificate it trusts
     try {
-      listener = (SSLServerSocket) tls.socketContext().getServerSocketFactory().createServerSocket();
+      listener = new ServerSocket();
       listener.setReuseAddress(true);
-      listener.setNeedClientAuth(true); // only holders of a certificate of this cluster
-      listener.setEnabledProtocols(new String[] {"TLSv1.3"});
       listener.bind(new InetSocketAddress(host, port), 128);
     } catch (IOException e) {
       throw new PcsException(StatusCode.UNAVAILABLE, "cannot listen on the read port " + host + ":" + port
@@ -124,18 +124,16 @@ public final class ReadPortServer implements AutoCloseable {
     try {
       s.setTcpNoDelay(true);
       s.setSoTimeout(HANDSHAKE_MS);
-      ((SSLSocket) s).startHandshake();
+      SealedLink link = SealedLink.server(tls, s);
       s.setSoTimeout(IDLE_MS);
-      InputStream in = new BufferedInputStream(s.getInputStream(), 8 << 10);
-      CodedOutputStream out = CodedOutputStream.newInstance(s.getOutputStream(), 16 << 10);
       byte[] frame;
-      while (!closed && (frame = ReadFrames.read(in, ReadFrames.MAX_REQUEST)) != null) {
+      while (!closed && (frame = link.receive(MAX_REQUEST)) != null) {
         // Sent before this thread reads again, as readToSendNow's reply requires.
-        ReadFrames.write(out, data.readToSendNow(ChunkReadRequest.parseFrom(frame)));
+        link.send(data.readToSendNow(ChunkReadRequest.parseFrom(frame)));
       }
     } catch (SSLException e) {
       LOG.warn("read port {}: TLS with {} failed: {}", address(), peer, e.getMessage());
-    } catch (ReadFrames.FrameException | com.google.protobuf.InvalidProtocolBufferException e) {
+    } catch (SealedLink.FrameException | com.google.protobuf.InvalidProtocolBufferException e) {
       LOG.warn("read port {}: malformed request from {}: {}; closing the connection", address(), peer, e.getMessage());
     } catch (SocketTimeoutException e) {
       LOG.debug("read port {}: closing the connection of {}, idle for {} ms", address(), peer, IDLE_MS);

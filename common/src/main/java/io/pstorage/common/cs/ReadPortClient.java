@@ -1,30 +1,29 @@
 package io.pstorage.common.cs;
 
 import com.google.protobuf.CodedInputStream;
-import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.UnsafeByteOperations;
 import io.pstorage.common.HostPort;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.security.ClusterTls;
+import io.pstorage.common.security.SealedLink;
 import io.pstorage.proto.ChunkReadReply;
 import io.pstorage.proto.ChunkReadRequest;
-import java.io.BufferedInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.util.Deque;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
-import javax.net.ssl.SSLSocket;
-import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.SSLContext;
 
 /**
  * Reads over chunk servers' read ports (cs.proto). A connection carries one read at a time and
  * the calling thread does the I/O itself: it writes the request and blocks reading the reply,
  * so a read costs the client one wake-up (the reply) where a gRPC call costs two (its event
- * loop, then the caller). Idle connections are kept per address for the next read.
+ * loop, then the caller). Idle connections are kept per address for the next read. Each
+ * authenticates with mutual TLS and then carries sealed frames ({@link SealedLink}).
  */
 public final class ReadPortClient implements AutoCloseable {
   /** Idle connections kept per chunk server; more concurrent readers open more, then close them. */
@@ -34,13 +33,15 @@ public final class ReadPortClient implements AutoCloseable {
    * read seconds, not its whole timeout, before the caller turns to gRPC.
    */
   static final int CONNECT_MS = 2000;
+  /** Largest reply: a full payload plus its envelope. */
+  public static final int MAX_REPLY = ChunkChannels.MAX_MESSAGE;
 
-  private final SSLSocketFactory factory;
+  private final SSLContext tls;
   private final Map<String, Deque<Connection>> idle = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
   public ReadPortClient(ClusterTls tls) throws PcsException {
-    this.factory = tls.socketContext().getSocketFactory();
+    this.tls = tls.socketContext();
   }
 
   /**
@@ -69,7 +70,7 @@ public final class ReadPortClient implements AutoCloseable {
     }
     Connection c;
     try {
-      c = Connection.open(factory, address, Math.min(timeoutMs, CONNECT_MS));
+      c = Connection.open(tls, address, Math.min(timeoutMs, CONNECT_MS));
     } catch (IOException e) {
       drain(address); // the CS is gone or moved: its kept connections are dead too
       throw new Unavailable(address, e);
@@ -83,7 +84,7 @@ public final class ReadPortClient implements AutoCloseable {
   }
 
   private ChunkReadReply keep(Deque<Connection> pool, Connection c, ChunkReadReply r) {
-    if (closed || pool.size() >= MAX_IDLE_PER_ADDRESS) {
+    if (closed || pool.size() >= MAX_IDLE_PER_ADDRESS || c.link.worn()) {
       c.close();
     } else {
       pool.addFirst(c); // most recently used first: the others may time out on the CS and go
@@ -121,23 +122,20 @@ public final class ReadPortClient implements AutoCloseable {
     idle.values().forEach(ReadPortClient::drain);
   }
 
-  private record Connection(SSLSocket socket, InputStream in, CodedOutputStream out) {
-    static Connection open(SSLSocketFactory factory, String address, int timeoutMs) throws IOException {
+  private record Connection(SealedLink link) {
+    static Connection open(SSLContext tls, String address, int timeoutMs) throws IOException {
       HostPort hp;
       try {
         hp = HostPort.parse(address);
       } catch (PcsException e) {
         throw new IOException("read port address: " + e.getMessage(), e);
       }
-      SSLSocket s = (SSLSocket) factory.createSocket();
+      Socket s = new Socket();
       try {
         s.setTcpNoDelay(true);
-        s.setEnabledProtocols(new String[] {"TLSv1.3"});
         s.connect(new InetSocketAddress(hp.host(), hp.port()), timeoutMs);
         s.setSoTimeout(timeoutMs);
-        s.startHandshake();
-        return new Connection(s, new BufferedInputStream(s.getInputStream(), 64 << 10),
-            CodedOutputStream.newInstance(s.getOutputStream(), 4096)); // a request fits: one write
+        return new Connection(SealedLink.client(tls, s, hp.host(), hp.port()));
       } catch (IOException e) {
         s.close();
         throw e;
@@ -145,14 +143,14 @@ public final class ReadPortClient implements AutoCloseable {
     }
 
     ChunkReadReply call(ChunkReadRequest q, int timeoutMs) throws IOException {
-      socket.setSoTimeout(timeoutMs);
-      ReadFrames.write(out, q);
-      byte[] reply = ReadFrames.read(in, ReadFrames.MAX_REPLY);
+      link.socket().setSoTimeout(timeoutMs);
+      link.send(q);
+      byte[] reply = link.receive(MAX_REPLY);
       if (reply == null) {
         throw new java.io.EOFException("the chunk server closed the connection");
       }
-      // The data field wraps the frame's array instead of copying it (protobuf aliases only input
-      // it knows to be immutable; the array is ours and never reused).
+      // The data field wraps the message's array instead of copying it (protobuf aliases only
+      // input it knows to be immutable; the array is ours and never reused).
       CodedInputStream c = UnsafeByteOperations.unsafeWrap(reply).newCodedInput();
       c.enableAliasing(true);
       return ChunkReadReply.parseFrom(c);
@@ -160,7 +158,7 @@ public final class ReadPortClient implements AutoCloseable {
 
     void close() {
       try {
-        socket.close();
+        link.close();
       } catch (IOException e) {
         // closing a connection we gave up on; nothing is waiting on it
       }
