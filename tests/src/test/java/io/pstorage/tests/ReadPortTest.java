@@ -58,7 +58,7 @@ class ReadPortTest {
     java.net.Socket s = new java.net.Socket();
     s.connect(new InetSocketAddress(port.address().host(), port.address().port()), 5_000);
     s.setSoTimeout(10_000);
-    return SealedLink.client(tls.socketContext(), s, port.address().host(), port.address().port());
+    return SealedLink.client(tls.socketContext(), s, port.address().host(), port.address().port(), 10_000);
   }
 
   /** The CS ends the connection without a reply: the end of the stream, or a reset if it left our bytes unread. */

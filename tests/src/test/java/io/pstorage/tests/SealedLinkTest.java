@@ -19,6 +19,8 @@ import org.junit.jupiter.api.Test;
  */
 class SealedLinkTest {
   private static final int MAX = 8 << 20;
+  /** The echo server's deadline for the handshake and key exchange. */
+  private static final int DEADLINE_MS = 1_000;
 
   /** An echo server on loopback: each message received is sent back; the link's end ends it. */
   private static ServerSocket echoServer(ClusterTls tls) throws IOException {
@@ -28,7 +30,7 @@ class SealedLinkTest {
         try {
           Socket s = listen.accept();
           Thread.ofVirtual().start(() -> {
-            try (SealedLink link = SealedLink.server(tls.socketContext(), s)) {
+            try (SealedLink link = SealedLink.server(tls.socketContext(), s, DEADLINE_MS)) {
               byte[] m;
               while ((m = link.receive(MAX)) != null) {
                 link.sendBytes(m);
@@ -49,7 +51,7 @@ class SealedLinkTest {
     Socket s = new Socket();
     s.connect(new InetSocketAddress(host, port), 5_000);
     s.setSoTimeout(10_000);
-    return SealedLink.client(tls.socketContext(), s, host, port);
+    return SealedLink.client(tls.socketContext(), s, host, port, 10_000);
   }
 
   @Test
@@ -100,6 +102,44 @@ class SealedLinkTest {
         SealedLink.FrameException e = assertThrows(SealedLink.FrameException.class, () -> attacked.receive(MAX));
         assertTrue(e.getMessage().contains("integrity"), e.getMessage());
       }
+    }
+  }
+
+  @Test
+  void aPeerDribblingItsHandshakeIsCutOffAtTheDeadline() throws Exception {
+    ClusterTls tls = TestCredentials.install("sealed");
+    try (ServerSocket server = echoServer(tls); Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", server.getLocalPort()), 5_000);
+      s.setSoTimeout(10_000);
+      // A genuine ClientHello, one byte every 200 ms: valid so far at every moment, and no single
+      // read of the server waits long.
+      javax.net.ssl.SSLEngine engine = tls.socketContext().createSSLEngine("127.0.0.1", server.getLocalPort());
+      engine.setUseClientMode(true);
+      engine.beginHandshake();
+      java.nio.ByteBuffer hello = java.nio.ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+      engine.wrap(java.nio.ByteBuffer.allocate(0), hello);
+      hello.flip();
+      assertTrue(hello.remaining() > 50, "a ClientHello of " + hello.remaining() + " bytes");
+      Thread dribble = Thread.ofVirtual().start(() -> {
+        try {
+          for (int i = 0; i < 50; i++) {
+            s.getOutputStream().write(hello.get(i));
+            s.getOutputStream().flush();
+            Thread.sleep(200);
+          }
+        } catch (Exception e) {
+          // the server closed the connection: what the test waits for
+        }
+      });
+      long t0 = System.nanoTime();
+      try {
+        assertEquals(-1, s.getInputStream().read(), "the server answered a dribbled handshake");
+      } catch (java.net.SocketException reset) {
+        // closed with our bytes unread: a reset, as good as the end of the stream
+      }
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertTrue(ms < 5_000, "the connection stayed open " + ms + " ms (deadline " + DEADLINE_MS + " ms)");
+      dribble.interrupt();
     }
   }
 }

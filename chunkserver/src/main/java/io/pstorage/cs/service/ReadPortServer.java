@@ -124,7 +124,7 @@ public final class ReadPortServer implements AutoCloseable {
     try {
       s.setTcpNoDelay(true);
       s.setSoTimeout(HANDSHAKE_MS);
-      SealedLink link = SealedLink.server(tls, s);
+      SealedLink link = SealedLink.server(tls, s, HANDSHAKE_MS);
       s.setSoTimeout(IDLE_MS);
       byte[] frame;
       while (!closed && (frame = link.receive(MAX_REQUEST)) != null) {

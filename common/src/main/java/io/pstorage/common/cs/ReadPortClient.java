@@ -135,7 +135,7 @@ public final class ReadPortClient implements AutoCloseable {
         s.setTcpNoDelay(true);
         s.connect(new InetSocketAddress(hp.host(), hp.port()), timeoutMs);
         s.setSoTimeout(timeoutMs);
-        return new Connection(SealedLink.client(tls, s, hp.host(), hp.port()));
+        return new Connection(SealedLink.client(tls, s, hp.host(), hp.port(), timeoutMs));
       } catch (IOException e) {
         s.close();
         throw e;

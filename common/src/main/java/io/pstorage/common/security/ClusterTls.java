@@ -157,7 +157,9 @@ public final class ClusterTls {
   public synchronized SSLContext socketContext() throws PcsException {
     if (sockets == null) {
       try {
-        SSLContext c = SSLContext.getInstance("TLSv1.3");
+        // SunJSSE by name: SealedLink leaves TLS after the handshake, which is safe only with a
+        // provider that reads one record at a time and sends nothing unasked (its comments).
+        SSLContext c = SSLContext.getInstance("TLSv1.3", "SunJSSE");
         c.init(new KeyManager[] {keyManager()}, new TrustManager[] {trust}, null);
         sockets = c;
       } catch (GeneralSecurityException e) {

@@ -11,6 +11,10 @@ import java.net.Socket;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
 import java.util.Arrays;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
@@ -54,6 +58,12 @@ public final class SealedLink implements AutoCloseable {
   /** First bytes inside TLS from the client: the protocol and its version. */
   private static final byte[] HELLO = {'P', 'C', 'S', 'R', 0, 0, 0, 1};
   private static final SecureRandom RANDOM = new SecureRandom();
+  /**
+   * Closes sockets whose handshake and key exchange overran their deadline: SO_TIMEOUT bounds each
+   * read, so without this a peer sending a byte every few seconds would hold its slot for hours.
+   */
+  private static final ScheduledExecutorService DEADLINES = Executors.newSingleThreadScheduledExecutor(
+      r -> Thread.ofPlatform().name("sealed-link-deadlines").daemon().unstarted(r));
 
   private final Socket socket;
   private final InputStream in;
@@ -63,6 +73,8 @@ public final class SealedLink implements AutoCloseable {
   /** Sealed bytes of one segment (and the header of a message's first): grown to need, never past a segment. */
   private byte[] sendBuf = new byte[0];
   private byte[] receiveBuf = new byte[0];
+  /** Set when a send or receive failed midway: the streams' positions are unknown, so no further use. */
+  private boolean broken;
 
   private SealedLink(Socket socket, byte[] sendKey, byte[] receiveKey) throws IOException {
     this.socket = socket;
@@ -74,51 +86,80 @@ public final class SealedLink implements AutoCloseable {
 
   /**
    * The client's side, on a connected socket: TLS handshake (the server must show a certificate
-   * the context trusts), then the key exchange. The caller's SO_TIMEOUT bounds each step.
+   * the context trusts), then the key exchange, all within deadlineMs (the socket is closed when
+   * it runs out). TLS here relies on SunJSSE reading exactly one record at a time and sending
+   * nothing unasked after the handshake (ClusterTls pins that provider).
    */
-  public static SealedLink client(SSLContext tls, Socket raw, String host, int port) throws IOException {
-    // Layered over raw and not closing it: after the exchange the socket carries sealed frames.
-    SSLSocket t = (SSLSocket) tls.getSocketFactory().createSocket(raw, host, port, false);
-    t.setUseClientMode(true);
-    t.setEnabledProtocols(new String[] {"TLSv1.3"});
-    t.startHandshake();
-    byte[] mine = key();
-    byte[] hello = Arrays.copyOf(HELLO, HELLO.length + KEY);
-    System.arraycopy(mine, 0, hello, HELLO.length, KEY);
-    t.getOutputStream().write(hello);
-    t.getOutputStream().flush();
-    byte[] theirs = t.getInputStream().readNBytes(KEY);
-    if (theirs.length != KEY) {
-      throw new EOFException("the server closed the connection during the key exchange");
+  public static SealedLink client(SSLContext tls, Socket raw, String host, int port, int deadlineMs) throws IOException {
+    ScheduledFuture<?> deadline = closeAfter(raw, deadlineMs);
+    try {
+      // Layered over raw and not closing it: after the exchange the socket carries sealed frames.
+      SSLSocket t = (SSLSocket) tls.getSocketFactory().createSocket(raw, host, port, false);
+      t.setUseClientMode(true);
+      t.setEnabledProtocols(new String[] {"TLSv1.3"});
+      t.startHandshake();
+      byte[] mine = key();
+      byte[] hello = Arrays.copyOf(HELLO, HELLO.length + KEY);
+      System.arraycopy(mine, 0, hello, HELLO.length, KEY);
+      t.getOutputStream().write(hello);
+      t.getOutputStream().flush();
+      byte[] theirs = t.getInputStream().readNBytes(KEY);
+      if (theirs.length != KEY) {
+        throw new EOFException("the server closed the connection during the key exchange");
+      }
+      if (Arrays.equals(mine, theirs)) { // a peer echoing our key would make both directions share nonces
+        throw new FrameException("the server's key equals ours");
+      }
+      // Safe to leave TLS here: the server sends nothing after its key until it gets a sealed
+      // request, so no sealed byte can have been read (and lost) inside a TLS record.
+      return new SealedLink(raw, mine, theirs);
+    } finally {
+      deadline.cancel(false);
     }
-    // Safe to leave TLS here: the server sends nothing after its key until it gets a sealed
-    // request, so no sealed byte can have been read (and lost) inside a TLS record.
-    return new SealedLink(raw, mine, theirs);
   }
 
   /**
    * The server's side, on an accepted socket: TLS handshake requiring a client certificate the
-   * context trusts, then the key exchange.
+   * context trusts, then the key exchange, all within deadlineMs (the socket is closed when it
+   * runs out).
    * @throws FrameException when the client speaks TLS but not this protocol
    */
-  public static SealedLink server(SSLContext tls, Socket raw) throws IOException {
-    SSLSocket t = (SSLSocket) tls.getSocketFactory().createSocket(raw, null, false); // server mode
-    t.setNeedClientAuth(true);
-    t.setEnabledProtocols(new String[] {"TLSv1.3"});
-    t.startHandshake();
-    byte[] hello = t.getInputStream().readNBytes(HELLO.length); // checked before waiting for more
-    if (!Arrays.equals(hello, HELLO)) {
-      throw new FrameException("the client did not open with this protocol's hello");
+  public static SealedLink server(SSLContext tls, Socket raw, int deadlineMs) throws IOException {
+    ScheduledFuture<?> deadline = closeAfter(raw, deadlineMs);
+    try {
+      SSLSocket t = (SSLSocket) tls.getSocketFactory().createSocket(raw, null, false); // server mode
+      t.setNeedClientAuth(true);
+      t.setEnabledProtocols(new String[] {"TLSv1.3"});
+      t.startHandshake();
+      byte[] hello = t.getInputStream().readNBytes(HELLO.length); // checked before waiting for more
+      if (!Arrays.equals(hello, HELLO)) {
+        throw new FrameException("the client did not open with this protocol's hello");
+      }
+      byte[] theirs = t.getInputStream().readNBytes(KEY);
+      if (theirs.length != KEY) {
+        throw new EOFException("the client closed the connection during the key exchange");
+      }
+      byte[] mine = key();
+      if (Arrays.equals(mine, theirs)) { // a peer echoing our key would make both directions share nonces
+        throw new FrameException("the client's key equals ours");
+      }
+      t.getOutputStream().write(mine);
+      t.getOutputStream().flush();
+      // As on the client: the client sends its first sealed request only after reading this key.
+      return new SealedLink(raw, mine, theirs);
+    } finally {
+      deadline.cancel(false);
     }
-    byte[] theirs = t.getInputStream().readNBytes(KEY);
-    if (theirs.length != KEY) {
-      throw new EOFException("the client closed the connection during the key exchange");
-    }
-    byte[] mine = key();
-    t.getOutputStream().write(mine);
-    t.getOutputStream().flush();
-    // As on the client: the client sends its first sealed request only after reading this key.
-    return new SealedLink(raw, mine, theirs);
+  }
+
+  private static ScheduledFuture<?> closeAfter(Socket raw, int ms) {
+    return DEADLINES.schedule(() -> {
+      try {
+        raw.close(); // the blocked handshake read fails with a SocketException
+      } catch (IOException e) {
+        // closing a socket we gave up on: nothing else to do with it
+      }
+    }, ms, TimeUnit.MILLISECONDS);
   }
 
   private static byte[] key() {
@@ -129,19 +170,31 @@ public final class SealedLink implements AutoCloseable {
 
   /** Sends one message: its length, then its bytes in sealed segments, each written as it is sealed. */
   public void send(MessageLite m) throws IOException {
+    usable();
+    broken = true; // until the whole message is out
     int len = m.getSerializedSize();
     SealingStream s = new SealingStream(len);
     CodedOutputStream c = CodedOutputStream.newInstance(s, Math.max(16, Math.min(len, 16 << 10)));
     m.writeTo(c);
     c.flush();
     s.finish();
+    broken = false;
   }
 
   /** Sends raw plaintext as one message (tests that must send what no message serializes to). */
   public void sendBytes(byte[] plain) throws IOException {
+    usable();
+    broken = true;
     SealingStream s = new SealingStream(plain.length);
     s.write(plain, 0, plain.length);
     s.finish();
+    broken = false;
+  }
+
+  private void usable() throws IOException {
+    if (broken) {
+      throw new IOException("this connection failed in the middle of a message; open a new one");
+    }
   }
 
   /**
@@ -153,10 +206,12 @@ public final class SealedLink implements AutoCloseable {
    * @throws EOFException for a stream that ends inside a message
    */
   public byte[] receive(int max) throws IOException {
+    usable();
     int b0 = in.read();
     if (b0 < 0) {
       return null;
     }
+    broken = true; // until the whole message is in
     byte[] header = new byte[HEADER];
     header[0] = (byte) b0;
     readFully(header, 1, HEADER - 1);
@@ -185,6 +240,7 @@ public final class SealedLink implements AutoCloseable {
       }
       done += n;
     } while (done < len);
+    broken = false;
     return plain;
   }
 
