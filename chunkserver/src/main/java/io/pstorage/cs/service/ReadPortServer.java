@@ -123,8 +123,7 @@ public final class ReadPortServer implements AutoCloseable {
     Object peer = s.getRemoteSocketAddress();
     try {
       s.setTcpNoDelay(true);
-      s.setSoTimeout(HANDSHAKE_MS);
-      SealedLink link = SealedLink.server(tls, s, HANDSHAKE_MS);
+      SealedLink link = SealedLink.server(tls, s, HANDSHAKE_MS); // closes s when it runs out
       s.setSoTimeout(IDLE_MS);
       byte[] frame;
       while (!closed && (frame = link.receive(MAX_REQUEST)) != null) {

@@ -40,8 +40,8 @@ import javax.net.ssl.SSLSocket;
  */
 public final class SealedLink implements AutoCloseable {
   /** Plaintext per sealed segment: large, so few cipher calls per MiB; each is still JIT-hot soon. */
-  static final int SEGMENT = 64 << 10;
-  static final int TAG = 16;
+  private static final int SEGMENT = 64 << 10;
+  private static final int TAG = 16;
   /**
    * AES-128, as TLS 1.3's mandatory suite: the keys are fresh per connection, and 10 rounds instead
    * of AES-256's 14 seal ~1.6x faster on this machine (README, "Data path").
@@ -53,8 +53,8 @@ public final class SealedLink implements AutoCloseable {
    * limit: AES-GCM's safety margin shrinks with the blocks sealed under one key, and TLS 1.3
    * rekeys after about as much data (2^24.5 records of 16 KiB).
    */
-  static final long RETIRE_AFTER = 1L << 22;
-  static final long REFUSE_AFTER = 1L << 23;
+  private static final long RETIRE_AFTER = 1L << 22;
+  private static final long REFUSE_AFTER = 1L << 23;
   /** First bytes inside TLS from the client: the protocol and its version. */
   private static final byte[] HELLO = {'P', 'C', 'S', 'R', 0, 0, 0, 1};
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -73,6 +73,10 @@ public final class SealedLink implements AutoCloseable {
   /** Sealed bytes of one segment (and the header of a message's first): grown to need, never past a segment. */
   private byte[] sendBuf = new byte[0];
   private byte[] receiveBuf = new byte[0];
+  private final byte[] receiveHeader = new byte[HEADER];
+  /** Both kept for the link's life: a message, even a 4 KiB reply, allocates no buffers to go out. */
+  private final SealingStream sealing = new SealingStream();
+  private final CodedOutputStream coded = CodedOutputStream.newInstance(sealing, 16 << 10);
   /** Set when a send or receive failed midway: the streams' positions are unknown, so no further use. */
   private boolean broken;
 
@@ -103,13 +107,7 @@ public final class SealedLink implements AutoCloseable {
       System.arraycopy(mine, 0, hello, HELLO.length, KEY);
       t.getOutputStream().write(hello);
       t.getOutputStream().flush();
-      byte[] theirs = t.getInputStream().readNBytes(KEY);
-      if (theirs.length != KEY) {
-        throw new EOFException("the server closed the connection during the key exchange");
-      }
-      if (Arrays.equals(mine, theirs)) { // a peer echoing our key would make both directions share nonces
-        throw new FrameException("the server's key equals ours");
-      }
+      byte[] theirs = peerKey(t, mine, "server");
       // Safe to leave TLS here: the server sends nothing after its key until it gets a sealed
       // request, so no sealed byte can have been read (and lost) inside a TLS record.
       return new SealedLink(raw, mine, theirs);
@@ -135,14 +133,8 @@ public final class SealedLink implements AutoCloseable {
       if (!Arrays.equals(hello, HELLO)) {
         throw new FrameException("the client did not open with this protocol's hello");
       }
-      byte[] theirs = t.getInputStream().readNBytes(KEY);
-      if (theirs.length != KEY) {
-        throw new EOFException("the client closed the connection during the key exchange");
-      }
       byte[] mine = key();
-      if (Arrays.equals(mine, theirs)) { // a peer echoing our key would make both directions share nonces
-        throw new FrameException("the client's key equals ours");
-      }
+      byte[] theirs = peerKey(t, mine, "client");
       t.getOutputStream().write(mine);
       t.getOutputStream().flush();
       // As on the client: the client sends its first sealed request only after reading this key.
@@ -162,6 +154,18 @@ public final class SealedLink implements AutoCloseable {
     }, ms, TimeUnit.MILLISECONDS);
   }
 
+  /** The peer's key, read inside TLS; it must differ from ours, or both directions would share nonces. */
+  private static byte[] peerKey(SSLSocket t, byte[] mine, String peer) throws IOException {
+    byte[] theirs = t.getInputStream().readNBytes(KEY);
+    if (theirs.length != KEY) {
+      throw new EOFException("the " + peer + " closed the connection during the key exchange");
+    }
+    if (Arrays.equals(mine, theirs)) {
+      throw new FrameException("the " + peer + "'s key equals ours");
+    }
+    return theirs;
+  }
+
   private static byte[] key() {
     byte[] k = new byte[KEY];
     RANDOM.nextBytes(k);
@@ -170,24 +174,27 @@ public final class SealedLink implements AutoCloseable {
 
   /** Sends one message: its length, then its bytes in sealed segments, each written as it is sealed. */
   public void send(MessageLite m) throws IOException {
-    usable();
-    broken = true; // until the whole message is out
-    int len = m.getSerializedSize();
-    SealingStream s = new SealingStream(len);
-    CodedOutputStream c = CodedOutputStream.newInstance(s, Math.max(16, Math.min(len, 16 << 10)));
-    m.writeTo(c);
-    c.flush();
-    s.finish();
-    broken = false;
+    sendMessage(m.getSerializedSize(), () -> {
+      m.writeTo(coded);
+      coded.flush();
+    });
   }
 
   /** Sends raw plaintext as one message (tests that must send what no message serializes to). */
   public void sendBytes(byte[] plain) throws IOException {
+    sendMessage(plain.length, () -> sealing.write(plain, 0, plain.length));
+  }
+
+  private interface Body {
+    void writeTo() throws IOException;
+  }
+
+  private void sendMessage(int len, Body body) throws IOException {
     usable();
-    broken = true;
-    SealingStream s = new SealingStream(plain.length);
-    s.write(plain, 0, plain.length);
-    s.finish();
+    broken = true; // until the whole message is out
+    sealing.start(len);
+    body.writeTo();
+    sealing.finish();
     broken = false;
   }
 
@@ -212,7 +219,7 @@ public final class SealedLink implements AutoCloseable {
       return null;
     }
     broken = true; // until the whole message is in
-    byte[] header = new byte[HEADER];
+    byte[] header = receiveHeader;
     header[0] = (byte) b0;
     readFully(header, 1, HEADER - 1);
     int len = (header[0] & 0xff) << 24 | (header[1] & 0xff) << 16 | (header[2] & 0xff) << 8 | (header[3] & 0xff);
@@ -270,14 +277,18 @@ public final class SealedLink implements AutoCloseable {
    * exactly the announced length must be written.
    */
   private final class SealingStream extends OutputStream {
-    private final byte[] header;
+    private final byte[] header = new byte[HEADER];
     private int remaining; // plaintext bytes of the message not yet taken
     private int segmentLeft; // plaintext bytes the current segment still takes
     private int pos; // sealed bytes in sendBuf
     private Cipher cipher;
 
-    SealingStream(int len) throws IOException {
-      header = new byte[] {(byte) (len >>> 24), (byte) (len >>> 16), (byte) (len >>> 8), (byte) len};
+    /** Begins a message of len bytes. */
+    void start(int len) throws IOException {
+      header[0] = (byte) (len >>> 24);
+      header[1] = (byte) (len >>> 16);
+      header[2] = (byte) (len >>> 8);
+      header[3] = (byte) len;
       remaining = len;
       int need = HEADER + Math.min(SEGMENT, len) + TAG;
       if (sendBuf.length < need) {
