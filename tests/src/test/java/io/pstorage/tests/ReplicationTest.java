@@ -244,6 +244,23 @@ class ReplicationTest {
       try (PcsClient client = c.client(); PcsFile f = client.open("/fill")) {
         assertArrayEquals(data, f.read(0, data.length));
       }
+
+      // One replica wanted now: the second of each chunk is dropped, and a drop is no copy (stat
+      // says "N copied"); only a rebalancing move, if one starts meanwhile, copies.
+      var before = m.clusterStatus();
+      m.setPcsAttrs(ino, PcsAttrsChange.newBuilder().setReplicasNorm(1).setReplicasMin(1).build(), false);
+      end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (!m.chunks(ino, 0, 100).stream().allMatch(x -> x.getReplicasCount() == 1)) {
+        assertTrue(System.nanoTime() < end, "extra replicas not dropped: " + m.chunks(ino, 0, 100));
+        Thread.sleep(200);
+      }
+      var after = m.clusterStatus();
+      assertTrue(after.getReplicated() - before.getReplicated() <= after.getRebalanced() - before.getRebalanced(),
+          "12 drops counted as copies: copied " + before.getReplicated() + " -> " + after.getReplicated()
+              + ", moves " + before.getRebalanced() + " -> " + after.getRebalanced());
+      try (PcsClient client = c.client(); PcsFile f = client.open("/fill")) {
+        assertArrayEquals(data, f.read(0, data.length));
+      }
     }
   }
 

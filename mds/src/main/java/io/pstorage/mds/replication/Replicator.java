@@ -78,9 +78,12 @@ public final class Replicator {
   /**
    * A change under way to a chunk: its file, whether it is held against writers (a hold kept
    * renewed, released when the change ends) and the CS receiving a copy (not yet in the chunk's
-   * list; 0 when replicas are only dropped).
+   * list; 0 when replicas are only dropped). job numbers the change: its end removes this entry
+   * only, not one that a later term (becameLeader clears the map) started for the same chunk.
    */
-  private record InFlight(long ino, boolean held, long target) {}
+  private record InFlight(long ino, boolean held, long target, long job) {}
+
+  private final AtomicLong jobs = new AtomicLong();
 
   /** Changes under way, by chunk id. */
   private final Map<Long, InFlight> inFlight = new ConcurrentHashMap<>();
@@ -239,7 +242,8 @@ public final class Replicator {
           attrs = sm.readLocal(r -> Namespace.inode(r, c.getIno()).getPcs());
           attrsOf.put(c.getIno(), attrs);
         }
-        if (good.size() < attrs.getReplicasNorm() || unwanted || c.getCopying()) {
+        // more good replicas than the norm: the norm was lowered (set-attr replicas=...)
+        if (good.size() != attrs.getReplicasNorm() || unwanted || c.getCopying()) {
           work.add(new Work(c, attrs, good, readable));
         }
       }
@@ -260,7 +264,7 @@ public final class Replicator {
         continue;
       }
       if (w.good().size() >= w.attrs().getReplicasNorm()) {
-        drop(w, cs); // enough good replicas: just forget the unwanted ones
+        drop(trimmed(w, cs), cs); // enough good replicas: just forget the unwanted ones (and any extra)
         continue;
       }
       CsInfo target = target(w, cs, now);
@@ -285,6 +289,33 @@ public final class Replicator {
     if (work.isEmpty() && inFlight.isEmpty()) {
       rebalance(all, cs, attrsOf, now);
     }
+  }
+
+  /**
+   * w with only the norm's worth of its good replicas, in their order: one per failure domain
+   * first, then the rest; the emptiest CS first within each, so the space comes back where it is
+   * shortest.
+   */
+  private Work trimmed(Work w, Map<Long, CsInfo> cs) {
+    int norm = w.attrs().getReplicasNorm();
+    if (w.good().size() <= norm) {
+      return w;
+    }
+    List<Long> emptiestFirst = w.good().stream()
+        .sorted(Comparator.comparingDouble((Long id) -> freeShare(cs.get(id))).reversed()).toList();
+    Set<Long> keep = new HashSet<>();
+    Set<String> domains = new HashSet<>();
+    for (long id : emptiestFirst) {
+      if (keep.size() < norm && domains.add(ChunkPlacement.domain(cs.get(id), w.attrs().getFailureDomain()))) {
+        keep.add(id);
+      }
+    }
+    for (long id : emptiestFirst) {
+      if (keep.size() < norm) {
+        keep.add(id);
+      }
+    }
+    return new Work(w.chunk(), w.attrs(), w.good().stream().filter(keep::contains).toList(), w.readable());
   }
 
   /** Free share of a CS's space (0..1); -1 when the leader has no report from it. */
@@ -387,10 +418,11 @@ public final class Replicator {
       // after an election, fencing every chunk short of its norm would stall writers for nothing.
       return false;
     }
-    inFlight.put(c.getChunkId(), new InFlight(c.getIno(), held, target.getCsId()));
+    InFlight job = new InFlight(c.getIno(), held, target.getCsId(), jobs.incrementAndGet());
+    inFlight.put(c.getChunkId(), job);
     liveness.reserve(target.getCsId(), w.attrs().getChunkSize());
     if ((held && !belowMin && !c.getCopying()) || w.good().isEmpty()) { // no good replica: a readable one is copied as it is
-      startCopy(w, c, cs, target, false);
+      startCopy(w, c, cs, target, false, job);
       return true;
     }
     // Below min this matters even under the hold: a replica that was down can come back, and with
@@ -407,9 +439,9 @@ public final class Replicator {
         : fence(c, fw.good(), w.attrs().getChunkSize(), cs);
     fencing.whenComplete((fenced, err) -> {
       if (err != null) {
-        finish(c, "fence before a copy failed: " + err.getMessage());
+        finish(job, c, "fence before a copy failed: " + err.getMessage());
       } else {
-        startCopy(fw, fenced, cs, target, true);
+        startCopy(fw, fenced, cs, target, true, job);
       }
     });
     return true;
@@ -500,7 +532,7 @@ public final class Replicator {
    * marked copying and its writers wait, so the copy is not paced, and if it fails the mark is
    * cleared at once (the good replicas recorded again without it) instead of left to a later round.
    */
-  private void startCopy(Work w, ChunkInfo c, Map<Long, CsInfo> cs, CsInfo target, boolean fenced) {
+  private void startCopy(Work w, ChunkInfo c, Map<Long, CsInfo> cs, CsInfo target, boolean fenced, InFlight job) {
     // the source: a good replica whose CS is active (an inactive one may not answer); else any readable one
     long now = System.nanoTime();
     long source = w.good().stream().filter(id -> liveness.state(id, now) == CsState.ACTIVE).findFirst()
@@ -517,7 +549,7 @@ public final class Replicator {
           @Override
           public void onSuccess(ChunkReply r) {
             if (r.getStatus() != StatusCode.OK) {
-              failed(c, w, cs, fenced, target, "copy to cs=" + target.getCsId() + " failed: " + r.getStatus() + " "
+              failed(job, c, w, cs, fenced, target, "copy to cs=" + target.getCsId() + " failed: " + r.getStatus() + " "
                   + r.getMessage());
               return;
             }
@@ -528,23 +560,24 @@ public final class Replicator {
             }
             List<Long> chain = new ArrayList<>(w.good());
             chain.add(target.getCsId());
-            commit(c, chain, w.attrs().getChunkSize(), cs, target.getCsId(), null);
+            commit(job, c, chain, w.attrs().getChunkSize(), cs, target.getCsId(), null);
           }
 
           @Override
           public void onFailure(Throwable t) {
-            failed(c, w, cs, fenced, target, "copy to cs=" + target.getCsId() + " failed: " + t);
+            failed(job, c, w, cs, fenced, target, "copy to cs=" + target.getCsId() + " failed: " + t);
           }
         }, MoreExecutors.directExecutor());
   }
 
   /** A copy failed: a fenced chunk is recorded again without the copying mark (its writers go on). */
-  private void failed(ChunkInfo c, Work w, Map<Long, CsInfo> cs, boolean fenced, CsInfo target, String why) {
+  private void failed(InFlight job, ChunkInfo c, Work w, Map<Long, CsInfo> cs, boolean fenced, CsInfo target,
+      String why) {
     if (!fenced) {
-      finish(c, why);
+      finish(job, c, why);
       return;
     }
-    commit(c, w.good(), w.attrs().getChunkSize(), cs, target.getCsId(), why);
+    commit(job, c, w.good(), w.attrs().getChunkSize(), cs, target.getCsId(), why);
   }
 
   /**
@@ -558,10 +591,11 @@ public final class Replicator {
     if (!held && !c.getCopying()) {
       return;
     }
-    inFlight.put(c.getChunkId(), new InFlight(c.getIno(), held, 0));
+    InFlight job = new InFlight(c.getIno(), held, 0, jobs.incrementAndGet());
+    inFlight.put(c.getChunkId(), job);
     LOG.info("dropping replicas chunk={} version={} keep={} of={}", c.getChunkId(), c.getVersion(), w.good(),
         c.getReplicasList());
-    commit(c, w.good(), w.attrs().getChunkSize(), cs, 0, null);
+    commit(job, c, w.good(), w.attrs().getChunkSize(), cs, 0, null);
   }
 
   /**
@@ -569,8 +603,8 @@ public final class Replicator {
    * (0: none); if it is not in chain, or the list change loses, that copy is an orphan. failure:
    * why a fenced chunk's copy failed (this clears its mark), null for a copy or drop that worked.
    */
-  private void commit(ChunkInfo c, List<Long> chain, long chunkSize, Map<Long, CsInfo> cs, long copiedTo,
-      String failure) {
+  private void commit(InFlight job, ChunkInfo c, List<Long> chain, long chunkSize, Map<Long, CsInfo> cs,
+      long copiedTo, String failure) {
     long next = c.getVersion() + 1;
     committer.submit(MdsRequest.newBuilder().setHeader(RequestHeader.newBuilder().setCluster(cluster))
         .setUpdateChunk(UpdateChunkRequest.newBuilder().setChunkId(c.getChunkId()).setExpectedVersion(c.getVersion())
@@ -580,7 +614,7 @@ public final class Replicator {
             liveness.askFullReport(copiedTo); // its reconcile deletes the copy nobody lists
           }
           if (err != null || r.getStatus() != StatusCode.OK) {
-            finish(c, (failure != null ? failure + "; " : "") + "update failed: "
+            finish(job, c, (failure != null ? failure + "; " : "") + "update failed: "
                 + (err != null ? err : r.getStatus() + " " + r.getMessage()));
             return;
           }
@@ -593,22 +627,26 @@ public final class Replicator {
             }
           }
           if (failure != null) {
-            finish(c, failure + "; writers go on at version " + next + " with " + chain);
+            finish(job, c, failure + "; writers go on at version " + next + " with " + chain);
             return;
           }
-          replicated.incrementAndGet();
           bad.remove(c.getChunkId()); // the bad replica left the list with the old version
-          LOG.info("replicated chunk={} version={} replicas={}", c.getChunkId(), next, chain);
-          finish(c, null);
+          if (copiedTo != 0) {
+            replicated.incrementAndGet(); // copies only: status shows it, and bytesLeft divides by it
+            LOG.info("replicated chunk={} version={} replicas={}", c.getChunkId(), next, chain);
+          } else {
+            LOG.info("dropped replicas chunk={} version={} replicas={}", c.getChunkId(), next, chain);
+          }
+          finish(job, c, null);
         });
   }
 
-  private void finish(ChunkInfo c, String error) {
+  private void finish(InFlight job, ChunkInfo c, String error) {
     if (error != null) {
       LOG.warn("replication chunk={} version={}: {}", c.getChunkId(), c.getVersion(), error);
     }
-    InFlight f = inFlight.remove(c.getChunkId());
-    if (f != null && f.held()) {
+    // Only this change's own entry: after a leader change the chunk may have a new one.
+    if (inFlight.remove(c.getChunkId(), job) && job.held()) {
       leases.releaseReplication(c.getIno());
     }
   }
