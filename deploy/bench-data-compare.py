@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """bench-data-compare.py OURS.tsv FIO.txt: our data-path rows next to fio on the raw disk, with
-the ratios issue 3 sets as targets (at replicas=3), as a markdown table."""
+the ratios issue 3 sets as targets (at replicas=3), as a markdown table. A row of ours measured
+between two fio runs of its own (DataBench --raw-read: "raw cold read (fio), paired with: TEST")
+is compared with their mean, not with the fio suite's figure from the end of the run."""
 import csv
 import re
 import sys
 
 ours_path, fio_path = sys.argv[1], sys.argv[2]
-ours = {}
+ours, paired = {}, {}
+PAIRED = "raw cold read (fio), paired with: "
 for r in csv.DictReader(open(ours_path), delimiter="\t"):
-    ours[(int(r["replicas"]), r["test"])] = r
+    if r["test"].startswith(PAIRED):
+        paired[(int(r["replicas"]), r["test"][len(PAIRED):])] = r
+    else:
+        ours[(int(r["replicas"]), r["test"])] = r
 fio = {}
 for line in open(fio_path):
     f = line.split()
@@ -33,6 +39,9 @@ for test, unit, ftest, field, target in rows:
     vals = [ours.get((r, test)) for r in replicas]
     raw = fio.get(ftest, {}).get(field)
     r3 = ours.get((3, test))
+    if (3, test) in paired:
+        raw = float(paired[(3, test)]["value"])
+        ftest = f"{ftest}, paired ({paired[(3, test)]['extra']})"
     if unit == "us p50":
         ratio = f"{float(r3['value']) / raw:.1f}x latency" if r3 and raw else "-"
     else:

@@ -40,10 +40,16 @@ if [ "$fio" = 1 ] && ! { command -v fio && command -v bc; } >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fio bc >&2
 fi
 echo "$0 $*" >"$out/command.txt"
-"$root/deploy/bench-java.sh" io.pstorage.tests.bench.DataBench "${args[@]}" --tsv "$out/ours.tsv" | tee "$out/ours.txt"
+# A plain directory next to the chunk servers' data (same file system); the same sizes as ours.
+raw=$(dirname "$dir")/bench-fio-raw
 if [ "$fio" = 1 ]; then
-  # A plain directory next to the chunk servers' data (same file system); the same sizes as ours.
-  raw=$(dirname "$dir")/bench-fio-raw
+  # fio's cold read right before and after each of our measured sequential reads (the disk's rate
+  # moves within minutes here); the full fio suite below gives the other rows' baselines.
+  args+=(--raw-read "$root/deploy/raw-cold-read.sh $raw $((size >> 20))")
+fi
+"$root/deploy/bench-java.sh" io.pstorage.tests.bench.DataBench "${args[@]}" --tsv "$out/ours.tsv" | tee "$out/ours.txt"
+rm -f "$raw/seq.dat"
+if [ "$fio" = 1 ]; then
   mkdir -p "$raw"
   SEQ_SIZE=$((size >> 20))M RUNTIME=$seconds SKIP="$skip" LABEL="raw disk under $raw" \
     "$suite" "$raw" "$out/fio.txt"

@@ -10,8 +10,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -29,7 +31,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * --warmup-seconds N (random phases of the warm-up round, default 5 or --seconds if less; a subset
  * of tests warms the JIT less, so give it longer), --local-rows false (skip the read rows with the
  * client on the host of chunk server 0, which reads the replicas there itself: cs.proto, local reads),
- * --read-ahead BYTES (the clients' read-ahead; default PcsClient's).
+ * --read-ahead BYTES (the clients' read-ahead; default PcsClient's), --raw-read COMMAND (run by
+ * bash right before and right after each measured sequential read; its last line, MiB/s, is the
+ * disk's cold read then: deploy/raw-cold-read.sh, fio-suite's seqread job; their mean is a row
+ * "raw cold read (fio), paired with: TEST", which bench-data-compare.py takes as that test's baseline).
  * An unmeasured warm-up round (replicas 3, so every chunk server runs head, middle and tail code)
  * comes first: until the JIT has compiled the hot paths of all four JVMs they run several times
  * slower (a cold 4 KiB gRPC call costs ~5x the CPU of a warm one).
@@ -43,11 +48,18 @@ public final class DataBench {
   private DataCluster cluster;
   private boolean dropped = true;
   private boolean measuring = true;
+  /**
+   * The sequential readers' clients (own host, CS host), each kept from the warm-up to the end as
+   * a mount keeps its connections: a client per phase put its TLS handshakes, their compilation
+   * and the deoptimizations that followed in the measured phase (C2 at 10% of the box).
+   */
+  private final Map<Boolean, PcsClient> readers = new HashMap<>();
   private List<String> tests = ALL_TESTS;
   /** Also read with the client on a chunk server's host (local reads): extra rows. */
   private boolean local = true;
   /** The clients' read-ahead (0: PcsClient's default). */
   private int readAhead;
+  private String rawRead;
 
   private static final List<String> ALL_TESTS = List.of("seqwrite", "seqread", "randread", "randwrite", "sync");
 
@@ -63,6 +75,7 @@ public final class DataBench {
     List<String> tests = ALL_TESTS;
     boolean localRows = true;
     int readAhead = 0;
+    String rawRead = null;
     for (int i = 0; i < args.length; i += 2) {
       switch (args[i]) {
         case "--size" -> size = Long.parseLong(args[i + 1]);
@@ -76,6 +89,7 @@ public final class DataBench {
         case "--tests" -> tests = List.of(args[i + 1].split(","));
         case "--local-rows" -> localRows = Boolean.parseBoolean(args[i + 1]);
         case "--read-ahead" -> readAhead = Integer.parseInt(args[i + 1]);
+        case "--raw-read" -> rawRead = args[i + 1];
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -86,6 +100,7 @@ public final class DataBench {
     b.tests = tests;
     b.local = localRows;
     b.readAhead = readAhead;
+    b.rawRead = rawRead;
     b.run(dir, size, seconds, seqInflight, replicas, warmup, warmupSeconds);
     if (tsv != null) {
       b.writeTsv(tsv);
@@ -108,6 +123,7 @@ public final class DataBench {
         round(r, size, seconds, seqInflight);
       }
     } finally {
+      readers.values().forEach(PcsClient::close);
       cluster.close();
     }
     print(size);
@@ -202,8 +218,10 @@ public final class DataBench {
   }
 
   private void seqRead(int r, String name, long size, boolean onCsHost) throws Exception {
+    double rawBefore = measuring && rawRead != null ? rawColdRead() : 0;
     dropCaches();
-    try (PcsClient c = client(onCsHost); PcsFile f = c.open(name)) {
+    PcsClient c = readers.computeIfAbsent(onCsHost, this::client);
+    try (PcsFile f = c.open(name)) {
       byte[] buf = new byte[MIB];
       // When it starts (UTC), for matching a profile taken meanwhile to this phase.
       System.err.printf(Locale.ROOT, "%sreplicas=%d seq read 1M%s: from %s%n", measuring ? "" : "(warm-up) ", r,
@@ -219,6 +237,21 @@ public final class DataBench {
       double mibps = size / (double) MIB / s;
       add(r, "seq read 1M (cold)" + where(onCsHost), mibps, "MiB/s", "", cpu.stop(s), mibps);
     }
+    if (rawBefore > 0) {
+      double rawAfter = rawColdRead();
+      add(r, "raw cold read (fio), paired with: seq read 1M (cold)" + where(onCsHost), (rawBefore + rawAfter) / 2,
+          "MiB/s", String.format(Locale.ROOT, "before %.0f, after %.0f", rawBefore, rawAfter), 0, 0);
+    }
+  }
+
+  /** The disk's cold sequential read now (--raw-read: fio on a plain directory beside the data). */
+  private double rawColdRead() throws Exception {
+    Process p = new ProcessBuilder("bash", "-c", rawRead).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+    if (p.waitFor() != 0 || out.isEmpty()) {
+      throw new IllegalStateException("--raw-read failed (exit " + p.exitValue() + "): " + rawRead);
+    }
+    return Double.parseDouble(out.substring(out.lastIndexOf('\n') + 1));
   }
 
   private void random(int r, String name, long size, int seconds, boolean write, boolean onCsHost) throws Exception {
