@@ -26,6 +26,8 @@ public final class PcsFile implements AutoCloseable {
   /** Read-ahead: unit start → its bytes, valid for the generation they were read in. */
   private final Map<Long, CompletableFuture<ByteString>> ahead = new ConcurrentSkipListMap<>();
   private volatile long aheadGeneration = -1;
+  /** Bytes of `ahead` counted in the client's read-ahead total (PcsClient.readAheadBytes). */
+  private long counted;
   private volatile long lastReadEnd = -1;
   private volatile boolean closed;
 
@@ -109,6 +111,7 @@ public final class PcsFile implements AutoCloseable {
     if (gen != aheadGeneration) {
       ahead.clear();
       aheadGeneration = gen;
+      account();
     }
     boolean sequential = pos == lastReadEnd;
     List<CompletableFuture<Void>> parts = new ArrayList<>();
@@ -132,9 +135,17 @@ public final class PcsFile implements AutoCloseable {
     if (sequential) {
       readAhead(end, size);
     }
+    account();
     join(parts);
     lastReadEnd = end;
     return (int) (end - pos);
+  }
+
+  /** Brings the client's read-ahead total up to date with this handle's units. */
+  private synchronized void account() {
+    long now = ahead.size() * unit;
+    client.readAheadBytes.addAndGet(now - counted);
+    counted = now;
   }
 
   /** The whole unit at u, from the read-ahead buffer or fetched (and kept) now. */
@@ -147,11 +158,19 @@ public final class PcsFile implements AutoCloseable {
         u % state.chunkSize, (int) unit), false));
   }
 
-  /** Keeps the next readAhead bytes in flight and drops units the reader has passed. */
+  /**
+   * Keeps the next readAhead bytes in flight and drops units the reader has passed. New units
+   * start only while the client's read-ahead total is under its budget: many sequential readers
+   * share it instead of each holding the whole window.
+   */
   private void readAhead(long from, long size) {
     long limit = Math.min(size, from + client.options.readAhead);
     for (long u = from / unit * unit; u < limit; u += unit) {
+      if (!ahead.containsKey(u) && client.readAheadBytes.get() + unit > client.options.readAheadBudget) {
+        break;
+      }
       unitRead(u);
+      account();
     }
     Iterator<Long> it = ahead.keySet().iterator();
     while (it.hasNext()) {
@@ -197,6 +216,7 @@ public final class PcsFile implements AutoCloseable {
     }
     closed = true;
     ahead.clear();
+    account();
     try {
       state.flush();
     } finally {

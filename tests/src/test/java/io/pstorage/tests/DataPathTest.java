@@ -370,6 +370,42 @@ class DataPathTest {
   }
 
   @Test
+  void readAheadOfAllOpenFilesStaysWithinTheClientsBudget(@TempDir Path dir) throws Exception {
+    try (DataCluster c = cluster(dir, false, 0); PcsClient writer = c.client()) {
+      byte[][] data = new byte[2][16 * CHUNK];
+      for (int i = 0; i < 2; i++) {
+        new Random(40 + i).nextBytes(data[i]);
+        try (PcsFile f = writer.create("/ra" + i, 0644, true)) {
+          f.write(0, data[i]);
+          f.fsync();
+        }
+      }
+      PcsClient.Options o = new PcsClient.Options();
+      o.readAhead = 8 * CHUNK; // alone, each reader would keep 8 units (one chunk each here) ahead
+      o.readAheadBudget = 6 * CHUNK; // together they get 6
+      try (PcsClient reader = c.client(o)) {
+        PcsFile[] files = {reader.open("/ra0"), reader.open("/ra1")};
+        long most = 0;
+        for (int u = 0; u < 16; u++) {
+          for (int i = 0; i < 2; i++) {
+            byte[] got = new byte[CHUNK];
+            assertEquals(CHUNK, files[i].read((long) u * CHUNK, got, 0, CHUNK));
+            assertArrayEquals(Arrays.copyOfRange(data[i], u * CHUNK, (u + 1) * CHUNK), got, "file " + i + " unit " + u);
+            most = Math.max(most, reader.readAheadHeld());
+          }
+        }
+        // the budget, plus at most the unit each reader fetched for itself
+        assertTrue(most <= 8L * CHUNK, "read-ahead held " + most + " bytes, budget " + o.readAheadBudget);
+        assertTrue(most >= 4L * CHUNK, "no read-ahead at all: " + most);
+        for (PcsFile f : files) {
+          f.close();
+        }
+        assertEquals(0, reader.readAheadHeld(), "closed files still count read-ahead");
+      }
+    }
+  }
+
+  @Test
   void fullChunkServersGiveTheWriterEnospc(@TempDir Path dir) throws Exception {
     try (DataCluster c = cluster(dir, false, 3L << 20)) {
       PcsClient client = c.client();
