@@ -52,6 +52,12 @@ public final class CsConfig {
   public int readPort;
   /** Open connections of the read port at most (a thread each); more are refused and use gRPC. */
   public int maxReadConnections = 256;
+  /**
+   * A read-port reply not taken by its client within this is abandoned and the connection closed:
+   * a client whose host died or froze would otherwise hold a thread (and a slot) until TCP gives
+   * up, a quarter of an hour. Clients give up on a read after 10 s themselves.
+   */
+  public Duration readSendTimeout = Duration.ofSeconds(30);
 
   public Path credentials() {
     return credentialsDir != null ? credentialsDir : io.pstorage.common.ConfigRoot.clusterDir(cluster);
@@ -66,8 +72,9 @@ public final class CsConfig {
       throw new PcsException(StatusCode.INVALID_ARGUMENT, "tier must be 0-3, not " + tier);
     }
     if (reserveBytes < 0 || limitBytes < 0 || ioThreads < 1 || maxCallsPerConnection < 1 || scrubBytesPerSecond < 1
-        || scrubInterval.isNegative() || readPort < 0 || readPort > 65535 || maxReadConnections < 1) {
-      throw new PcsException(StatusCode.INVALID_ARGUMENT, "reserve/limit must be >= 0, threads, calls and read connections >= 1, read.port 0-65535");
+        || scrubInterval.isNegative() || readPort < 0 || readPort > 65535 || maxReadConnections < 1
+        || readSendTimeout.toMillis() < 1) {
+      throw new PcsException(StatusCode.INVALID_ARGUMENT, "reserve/limit must be >= 0, threads, calls and read connections >= 1, read.port 0-65535, read.send.timeout.ms >= 1");
     }
     if (host == null || host.isEmpty()) {
       host = address.host();
@@ -103,6 +110,7 @@ public final class CsConfig {
     c.maxCallsPerConnection = Integer.parseInt(p.getProperty("max.calls.per.connection", "" + c.maxCallsPerConnection));
     c.readPort = Integer.parseInt(p.getProperty("read.port", "" + c.readPort));
     c.maxReadConnections = Integer.parseInt(p.getProperty("max.read.connections", "" + c.maxReadConnections));
+    c.readSendTimeout = Duration.ofMillis(Long.parseLong(p.getProperty("read.send.timeout.ms", "" + c.readSendTimeout.toMillis())));
     return c.validate();
   }
 
@@ -129,6 +137,7 @@ public final class CsConfig {
     p.setProperty("max.calls.per.connection", "" + maxCallsPerConnection);
     p.setProperty("read.port", "" + readPort);
     p.setProperty("max.read.connections", "" + maxReadConnections);
+    p.setProperty("read.send.timeout.ms", "" + readSendTimeout.toMillis());
     PropertiesFile.write(dataDir, FILE_NAME, p, "pstorage chunk server of cluster " + cluster);
   }
 }

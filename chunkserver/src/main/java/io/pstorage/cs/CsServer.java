@@ -71,7 +71,8 @@ public final class CsServer implements AutoCloseable {
       throw new PcsException(StatusCode.UNAVAILABLE, "cannot listen on " + cfg.address + ": " + e.getMessage(), e);
     }
     try {
-      readPort = new ReadPortServer(tls, cfg.address.host(), cfg.readPort, cfg.maxReadConnections, data).start();
+      readPort = new ReadPortServer(tls, cfg.address.host(), cfg.readPort, cfg.maxReadConnections,
+          cfg.readSendTimeout.toMillis(), data).start();
     } catch (PcsException e) {
       close();
       throw e;

@@ -161,6 +161,49 @@ class ReadPortTest {
   }
 
   @Test
+  void aReaderThatStopsTakingRepliesLosesItsConnectionNotAThread(@TempDir Path dir) throws Exception {
+    try (DataCluster c = new DataCluster(dir, "data", 3, 4, false, m -> m.csInactiveAfter = Duration.ofSeconds(1),
+        cs -> cs.readSendTimeout = Duration.ofSeconds(2)).start()) {
+      try (MdsClient m = c.mdsClient(Duration.ofSeconds(30))) {
+        m.setPcsAttrs(MdsClient.ROOT, io.pstorage.proto.PcsAttrsChange.newBuilder().setChunkSize(DataPathTest.CHUNK)
+            .setReplicasNorm(3).setReplicasMin(2).build(), false);
+      }
+      PcsClient client = c.client();
+      byte[] model = writeFile(client, "/f", 3);
+      ChunkInfo first;
+      try (MdsClient m = c.mdsClient(Duration.ofSeconds(30))) {
+        first = m.chunks(m.lookup(MdsClient.ROOT, "f").getIno(), 0, 1).get(0);
+      }
+      ReadPortServer port = c.csServer(c.csIndex(first.getReplicaAddresses(0))).readPort();
+      ChunkReadRequest whole = ChunkReadRequest.newBuilder().setCluster("data").setChunkId(first.getChunkId())
+          .setVersion(first.getVersion()).setLength(DataPathTest.CHUNK).build();
+      // A client that asks for 64 chunks' worth and takes nothing, as one whose host froze: the
+      // socket buffers fill and the CS's send blocks.
+      try (SealedLink stalled = connected(ClusterTls.forCluster("data"), port)) {
+        for (int i = 0; i < 64; i++) {
+          stalled.send(whole);
+        }
+        long end = System.nanoTime() + Duration.ofSeconds(10).toNanos(); // the CS's deadline is 2 s
+        while (port.openConnections() > 0 && System.nanoTime() < end) {
+          Thread.sleep(100);
+        }
+        assertEquals(0, port.openConnections(), "the stalled connection still holds a thread of the CS");
+        int replies = 0;
+        try {
+          while (stalled.receive(ReadPortClient.MAX_REPLY) != null) {
+            replies++;
+          }
+        } catch (IOException e) { // a reset: the CS closed with our requests unread
+          assertFalse(e instanceof java.net.SocketTimeoutException,
+              "the CS still holds the connection of a reader that stopped (" + replies + " replies taken): " + e);
+        }
+        assertTrue(replies < 64, "every reply was sent after all");
+      }
+      readRandomPieces(client, "/f", model); // others read on
+    }
+  }
+
+  @Test
   void aChunkServerRestartedOnAnotherReadPortIsFoundThroughTheMds(@TempDir Path dir) throws Exception {
     try (DataCluster c = DataPathTest.cluster(dir, false, 0)) {
       PcsClient client = c.client();

@@ -4,6 +4,7 @@ import io.pstorage.common.HostPort;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.security.ClusterTls;
 import io.pstorage.common.security.SealedLink;
+import io.pstorage.proto.ChunkReadReply;
 import io.pstorage.proto.ChunkReadRequest;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
@@ -14,6 +15,10 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
@@ -41,6 +46,10 @@ public final class ReadPortServer implements AutoCloseable {
   private final SSLContext tls;
   private final DataService data;
   private final int maxConnections;
+  private final long sendTimeoutMs;
+  /** Closes the connection of a reply its client has not taken in time (SO_TIMEOUT bounds reads only). */
+  private final ScheduledExecutorService sendDeadlines = Executors.newSingleThreadScheduledExecutor(
+      r -> Thread.ofPlatform().name("cs-read-send-deadlines").daemon().unstarted(r));
   private final Set<Socket> open = ConcurrentHashMap.newKeySet();
   private final AtomicLong connections = new AtomicLong();
   private final Thread acceptor;
@@ -48,10 +57,11 @@ public final class ReadPortServer implements AutoCloseable {
   private long lastRefusalLog = System.nanoTime() - 20_000_000_000L; // accept thread only
 
   /** Listens on host:port (0 = any free port) at once; serves after {@link #start()}. */
-  public ReadPortServer(ClusterTls tls, String host, int port, int maxConnections, DataService data)
-      throws PcsException {
+  public ReadPortServer(ClusterTls tls, String host, int port, int maxConnections, long sendTimeoutMs,
+      DataService data) throws PcsException {
     this.data = data;
     this.maxConnections = maxConnections;
+    this.sendTimeoutMs = sendTimeoutMs;
     this.tls = tls.socketContext(); // SealedLink.server requires a client certificate it trusts
     try {
       listener = new ServerSocket();
@@ -127,8 +137,19 @@ public final class ReadPortServer implements AutoCloseable {
       s.setSoTimeout(IDLE_MS);
       byte[] frame;
       while (!closed && (frame = link.receive(MAX_REQUEST)) != null) {
-        // Sent before this thread reads again, as readToSendNow's reply requires.
-        link.send(data.readToSendNow(ChunkReadRequest.parseFrom(frame)));
+        ChunkReadReply reply = data.readToSendNow(ChunkReadRequest.parseFrom(frame));
+        // Sent before this thread reads again, as readToSendNow's reply requires; a client that
+        // stopped taking it (its host died or froze) loses the connection, not a thread of ours.
+        ScheduledFuture<?> deadline = sendDeadlines.schedule(() -> {
+          LOG.warn("read port {}: {} has not taken a reply in {} ms; closing its connection", address(), peer,
+              sendTimeoutMs);
+          closeQuietly(s);
+        }, sendTimeoutMs, TimeUnit.MILLISECONDS);
+        try {
+          link.send(reply);
+        } finally {
+          deadline.cancel(false);
+        }
       }
     } catch (SSLException e) {
       LOG.warn("read port {}: TLS with {} failed: {}", address(), peer, e.getMessage());
@@ -159,6 +180,7 @@ public final class ReadPortServer implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
+    sendDeadlines.shutdownNow();
     try {
       listener.close();
     } catch (IOException e) {
