@@ -1,5 +1,6 @@
 package io.pstorage.client;
 
+import com.google.common.util.concurrent.ListenableFuture;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.StatusRuntimeException;
@@ -14,12 +15,17 @@ import io.pstorage.proto.ChunkReply;
 import io.pstorage.proto.ChunkTarget;
 import io.pstorage.proto.ChunkWriteReply;
 import io.pstorage.proto.ChunkWriteRequest;
+import io.pstorage.proto.CsInfo;
+import io.pstorage.proto.CsState;
 import io.pstorage.proto.SetVersionRequest;
 import io.pstorage.proto.StatusCode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,6 +44,17 @@ final class ChunkIo {
    * TCP does not tell) and dropped from the chain. Kept under a VM guest's 30 s disk timeout.
    */
   private static final long WRITE_TIMEOUT_MS = 25_000;
+  /**
+   * A write the head has not answered for this long asks the MDS, and again at each such interval,
+   * whether the head still heartbeats: one that stopped (inactive there after cs.inactive.ms, 5 s by
+   * default: frozen, or its host gone without a reset) is dropped from the chain then instead of
+   * after WRITE_TIMEOUT_MS. Abandoning the call early is as safe as its timeout: the repair moves
+   * the other replicas to a new version, which waits for writes in flight on them, and the head's
+   * late forward at the old version is refused.
+   */
+  private static final long HEAD_CHECK_MS = 2_000;
+  private static final java.util.concurrent.ExecutorService HEAD_CHECKS =
+      java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
   private static final long READ_TIMEOUT_MS = 10_000;
   private static final long SET_VERSION_TIMEOUT_MS = 35_000;
   /** How long a read waits for a replica to become reachable when none is. */
@@ -135,18 +152,76 @@ final class ChunkIo {
         + MAX_REPAIRS + " chain repairs; last: " + last);
   }
 
-  private ChunkWriteReply sendWrite(ChunkInfo c, long chunkSize, long offset, ByteString data, boolean truncate) {
+  private ChunkWriteReply sendWrite(ChunkInfo c, long chunkSize, long offset, ByteString data, boolean truncate)
+      throws PcsException {
     ChunkWriteRequest.Builder q = ChunkWriteRequest.newBuilder().setCluster(cluster).setChunkId(c.getChunkId())
         .setVersion(c.getVersion()).setOffset(offset).setData(data).setChunkSize(chunkSize).setTruncate(truncate);
     for (int i = 1; i < c.getReplicasCount(); i++) {
       q.addNext(ChunkTarget.newBuilder().setCsId(c.getReplicas(i)).setAddress(c.getReplicaAddresses(i)));
     }
+    long head = c.getReplicas(0);
+    ListenableFuture<ChunkWriteReply> call = channels.future(c.getReplicaAddresses(0))
+        .withDeadlineAfter(WRITE_TIMEOUT_MS, TimeUnit.MILLISECONDS).write(q.build());
+    long start = System.nanoTime();
+    CompletableFuture<Boolean> asking = null; // at most one question to the MDS at a time
+    while (true) {
+      try {
+        try {
+          return call.get(HEAD_CHECK_MS, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+          // unanswered so far: does the head still heartbeat?
+        }
+        if (asking == null || asking.isDone()) {
+          asking = CompletableFuture.supplyAsync(() -> stopped(head), HEAD_CHECKS);
+        }
+        if (answer(asking)) {
+          call.cancel(true);
+          long ms = (System.nanoTime() - start) / 1_000_000;
+          LOG.warn("chunk={} version={} cs={}: write unanswered for {} ms and the cs no longer heartbeats; "
+              + "dropping it from the chain", c.getChunkId(), c.getVersion(), head, ms);
+          return ChunkWriteReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setFailedCs(head)
+              .setMessage("cs=" + head + " at " + c.getReplicaAddresses(0) + " stopped heartbeating with the write "
+                  + "unanswered for " + ms + " ms").build();
+        }
+      } catch (ExecutionException e) {
+        Object why = e.getCause() instanceof StatusRuntimeException s ? s.getStatus() : e.getCause();
+        return ChunkWriteReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setFailedCs(head)
+            .setMessage("cs=" + head + " at " + c.getReplicaAddresses(0) + ": " + why).build();
+      } catch (InterruptedException e) {
+        call.cancel(true);
+        Thread.currentThread().interrupt();
+        throw new PcsException(StatusCode.IO_ERROR, "chunk=" + c.getChunkId() + " write interrupted");
+      }
+    }
+  }
+
+  /**
+   * The MDS's answer if it comes within HEAD_CHECK_MS, else no: an MDS that is slow or gone (its
+   * calls retry for the client's whole MDS deadline) must not hold the writer past its own timeout.
+   */
+  private static boolean answer(CompletableFuture<Boolean> asking) throws InterruptedException {
     try {
-      return channels.blocking(c.getReplicaAddresses(0)).withDeadlineAfter(WRITE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-          .write(q.build());
-    } catch (StatusRuntimeException e) {
-      return ChunkWriteReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setFailedCs(c.getReplicas(0))
-          .setMessage("cs=" + c.getReplicas(0) + " at " + c.getReplicaAddresses(0) + ": " + e.getStatus()).build();
+      return asking.get(HEAD_CHECK_MS, TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      return false;
+    } catch (ExecutionException e) {
+      LOG.debug("asking the MDS whether a chain head heartbeats failed", e.getCause());
+      return false;
+    }
+  }
+
+  /** Whether the MDS has the CS as no longer heartbeating (an MDS that cannot say: no). */
+  private boolean stopped(long csId) {
+    try {
+      for (CsInfo cs : mds.clusterStatus().getCsList()) {
+        if (cs.getCsId() == csId) {
+          return cs.getState() != CsState.ACTIVE;
+        }
+      }
+      return false;
+    } catch (PcsException e) {
+      LOG.debug("cs={}: cannot ask the MDS whether it heartbeats: {}", csId, e.getMessage());
+      return false;
     }
   }
 

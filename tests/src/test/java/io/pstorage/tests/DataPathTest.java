@@ -280,6 +280,36 @@ class DataPathTest {
   }
 
   @Test
+  void aWriterDropsAFrozenHeadOnceTheMdsSaysItStoppedHeartbeating(@TempDir Path dir) throws Exception {
+    try (DataCluster c = cluster(dir, true, 0); PcsClient client = c.client()) {
+      byte[] data = new byte[CHUNK / 4];
+      ChunkInfo ci = writeOneChunk(client, "/frozen-head.bin", data, 33);
+      int head = c.csIndex(ci.getReplicaAddresses(0));
+      byte[] patch = new byte[8192];
+      new Random(34).nextBytes(patch);
+      long took;
+      Signals.stop(c.csPid(head));
+      try (PcsFile f = client.open("/frozen-head.bin")) {
+        long t0 = System.nanoTime();
+        f.write(4096, patch); // the head takes it and never answers; its heartbeats stop too
+        took = (System.nanoTime() - t0) / 1_000_000;
+      } finally {
+        Signals.resume(c.csPid(head));
+      }
+      // The cluster's CS go inactive after 1 s of silence; the writer asks every 2 s. Without
+      // asking, it waits out its 25 s timeout.
+      assertTrue(took < 10_000, "the write waited " + took + " ms for a frozen head");
+      System.arraycopy(patch, 0, data, 4096, patch.length);
+      try (PcsFile f = client.open("/frozen-head.bin")) {
+        assertArrayEquals(data, f.read(0, data.length));
+      }
+      ChunkInfo now = client.namespace().chunks(ci.getIno(), 0, 1).get(0);
+      assertFalse(now.getVersion() == ci.getVersion() && now.getReplicasList().equals(ci.getReplicasList()),
+          "the chain was not repaired: " + now);
+    }
+  }
+
+  @Test
   void aVersionMoveWaitsForTheWriteInFlightOnThatReplica(@TempDir Path dir) throws Exception {
     // The Replicator fences a chunk by moving its good replicas to a new version before copying
     // them. A write that had passed the head's version check just before must not land after the
