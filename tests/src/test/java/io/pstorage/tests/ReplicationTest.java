@@ -255,6 +255,13 @@ class ReplicationTest {
         Thread.sleep(200);
       }
       var after = m.clusterStatus();
+      // The dropped replicas are deleted by their chunk servers, and stat's REPLICAS says so.
+      end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+      long held;
+      while ((held = m.clusterStatus().getCsList().stream().mapToLong(x -> x.getChunkCount()).sum()) != 12) {
+        assertTrue(System.nanoTime() < end, "replicas the chunk servers hold: " + held + ", not 12");
+        Thread.sleep(200);
+      }
       assertTrue(after.getReplicated() - before.getReplicated() <= after.getRebalanced() - before.getRebalanced(),
           "12 drops counted as copies: copied " + before.getReplicated() + " -> " + after.getReplicated()
               + ", moves " + before.getRebalanced() + " -> " + after.getRebalanced());

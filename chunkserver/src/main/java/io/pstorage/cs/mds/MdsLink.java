@@ -147,7 +147,7 @@ public final class MdsLink implements AutoCloseable {
       diskError = diskError != null ? diskError : "cannot read the file system's space: " + e;
     }
     CsHeartbeat.Builder hb = CsHeartbeat.newBuilder().setCsId(csId).setCapacity(capacity)
-        .setFreeBytes(free).setQueueDepth(data.queueDepth()).setFullReport(full)
+        .setFreeBytes(free).setQueueDepth(data.queueDepth()).setFullReport(full).setChunkCount(store.count())
         .addAllDeleted(deleted).addAllBad(bad).setScrub(scrubber.status())
         .setIo(data.ioCounters());
     if (diskError != null) {

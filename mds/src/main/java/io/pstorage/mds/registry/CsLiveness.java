@@ -65,7 +65,8 @@ public final class CsLiveness {
     }
     Soft prev = soft.get(hb.getCsId());
     boolean full = hb.getFullReport() || (prev != null && prev.fullReportSeen);
-    long chunks = hb.getFullReport() ? hb.getChunksCount() : prev == null ? 0 : prev.chunks;
+    long chunks = hb.hasChunkCount() ? hb.getChunkCount()
+        : hb.getFullReport() ? hb.getChunksCount() : prev == null ? 0 : prev.chunks;
     long now = System.nanoTime();
     IoRates rates = prev == null ? IoRates.NONE : IoRates.between(prev.io, hb.getIo(), now - prev.lastNanos);
     soft.put(hb.getCsId(), new Soft(now, hb.getCapacity(), hb.getFreeBytes(),
