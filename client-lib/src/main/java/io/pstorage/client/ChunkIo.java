@@ -1,6 +1,7 @@
 package io.pstorage.client;
 
 import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.StatusRuntimeException;
@@ -160,7 +161,10 @@ final class ChunkIo {
       q.addNext(ChunkTarget.newBuilder().setCsId(c.getReplicas(i)).setAddress(c.getReplicaAddresses(i)));
     }
     long head = c.getReplicas(0);
+    // The reply completes the future on the transport's thread, which wakes this one: one
+    // hand-off, as with the blocking stub (the channel's default executor would add another).
     ListenableFuture<ChunkWriteReply> call = channels.future(c.getReplicaAddresses(0))
+        .withExecutor(MoreExecutors.directExecutor())
         .withDeadlineAfter(WRITE_TIMEOUT_MS, TimeUnit.MILLISECONDS).write(q.build());
     long start = System.nanoTime();
     CompletableFuture<Boolean> asking = null; // at most one question to the MDS at a time

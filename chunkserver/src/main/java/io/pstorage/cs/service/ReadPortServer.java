@@ -4,7 +4,6 @@ import io.pstorage.common.HostPort;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.security.ClusterTls;
 import io.pstorage.common.security.SealedLink;
-import io.pstorage.proto.ChunkReadReply;
 import io.pstorage.proto.ChunkReadRequest;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
@@ -15,10 +14,6 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
@@ -47,9 +42,6 @@ public final class ReadPortServer implements AutoCloseable {
   private final DataService data;
   private final int maxConnections;
   private final long sendTimeoutMs;
-  /** Closes the connection of a reply its client has not taken in time (SO_TIMEOUT bounds reads only). */
-  private final ScheduledExecutorService sendDeadlines = Executors.newSingleThreadScheduledExecutor(
-      r -> Thread.ofPlatform().name("cs-read-send-deadlines").daemon().unstarted(r));
   private final Set<Socket> open = ConcurrentHashMap.newKeySet();
   private final AtomicLong connections = new AtomicLong();
   private final Thread acceptor;
@@ -137,20 +129,12 @@ public final class ReadPortServer implements AutoCloseable {
       s.setSoTimeout(IDLE_MS);
       byte[] frame;
       while (!closed && (frame = link.receive(MAX_REQUEST)) != null) {
-        ChunkReadReply reply = data.readToSendNow(ChunkReadRequest.parseFrom(frame));
         // Sent before this thread reads again, as readToSendNow's reply requires; a client that
         // stopped taking it (its host died or froze) loses the connection, not a thread of ours.
-        ScheduledFuture<?> deadline = sendDeadlines.schedule(() -> {
-          LOG.warn("read port {}: {} has not taken a reply in {} ms; closing its connection", address(), peer,
-              sendTimeoutMs);
-          closeQuietly(s);
-        }, sendTimeoutMs, TimeUnit.MILLISECONDS);
-        try {
-          link.send(reply);
-        } finally {
-          deadline.cancel(false);
-        }
+        link.send(data.readToSendNow(ChunkReadRequest.parseFrom(frame)), sendTimeoutMs);
       }
+    } catch (SealedLink.SendTimeoutException e) {
+      LOG.warn("read port {}: {}: {}", address(), peer, e.getMessage());
     } catch (SSLException e) {
       LOG.warn("read port {}: TLS with {} failed: {}", address(), peer, e.getMessage());
     } catch (SealedLink.FrameException | com.google.protobuf.InvalidProtocolBufferException e) {
@@ -180,7 +164,6 @@ public final class ReadPortServer implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    sendDeadlines.shutdownNow();
     try {
       listener.close();
     } catch (IOException e) {

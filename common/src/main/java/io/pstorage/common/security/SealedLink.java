@@ -144,7 +144,7 @@ public final class SealedLink implements AutoCloseable {
     }
   }
 
-  private static ScheduledFuture<?> closeAfter(Socket raw, int ms) {
+  private static ScheduledFuture<?> closeAfter(Socket raw, long ms) {
     return DEADLINES.schedule(() -> {
       try {
         raw.close(); // the blocked handshake read fails with a SocketException
@@ -178,6 +178,28 @@ public final class SealedLink implements AutoCloseable {
       m.writeTo(coded);
       coded.flush();
     });
+  }
+
+  /**
+   * Like {@link #send(MessageLite)}, but a peer that has not taken the whole message within
+   * deadlineMs loses the connection (the socket is closed, as for the handshake's deadline):
+   * SO_TIMEOUT bounds reads only, and a peer whose host froze would hold this thread until TCP
+   * gives up.
+   * @throws SendTimeoutException when the deadline closed the connection
+   */
+  public void send(MessageLite m, long deadlineMs) throws IOException {
+    ScheduledFuture<?> deadline = closeAfter(socket, deadlineMs);
+    try {
+      send(m);
+    } catch (IOException e) {
+      if (deadline.isDone()) { // it ran: the close is why the send failed
+        throw new SendTimeoutException("the peer did not take a message of " + m.getSerializedSize()
+            + " bytes in " + deadlineMs + " ms; connection closed");
+      }
+      throw e;
+    } finally {
+      deadline.cancel(false);
+    }
   }
 
   /** Sends raw plaintext as one message (tests that must send what no message serializes to). */
@@ -387,6 +409,13 @@ public final class SealedLink implements AutoCloseable {
       cipher.init(mode, key, new GCMParameterSpec(TAG * 8, nonce));
       cipher.updateAAD(header);
       return cipher;
+    }
+  }
+
+  /** A send the peer did not take in time ({@link #send(MessageLite, long)}): the connection is closed. */
+  public static final class SendTimeoutException extends IOException {
+    public SendTimeoutException(String message) {
+      super(message);
     }
   }
 

@@ -78,12 +78,20 @@ public final class Replicator {
   /**
    * A change under way to a chunk: its file, whether it is held against writers (a hold kept
    * renewed, released when the change ends) and the CS receiving a copy (not yet in the chunk's
-   * list; 0 when replicas are only dropped). job numbers the change: its end removes this entry
-   * only, not one that a later term (becameLeader clears the map) started for the same chunk.
+   * list; 0 when replicas are only dropped). Equal only to itself: a change's end removes its own
+   * entry, not one that a later term (becameLeader clears the map) started for the same chunk.
    */
-  private record InFlight(long ino, boolean held, long target, long job) {}
+  private record InFlight(long ino, boolean held, long target) {
+    @Override
+    public boolean equals(Object o) {
+      return this == o;
+    }
 
-  private final AtomicLong jobs = new AtomicLong();
+    @Override
+    public int hashCode() {
+      return System.identityHashCode(this);
+    }
+  }
 
   /** Changes under way, by chunk id. */
   private final Map<Long, InFlight> inFlight = new ConcurrentHashMap<>();
@@ -418,7 +426,7 @@ public final class Replicator {
       // after an election, fencing every chunk short of its norm would stall writers for nothing.
       return false;
     }
-    InFlight job = new InFlight(c.getIno(), held, target.getCsId(), jobs.incrementAndGet());
+    InFlight job = new InFlight(c.getIno(), held, target.getCsId());
     inFlight.put(c.getChunkId(), job);
     liveness.reserve(target.getCsId(), w.attrs().getChunkSize());
     if ((held && !belowMin && !c.getCopying()) || w.good().isEmpty()) { // no good replica: a readable one is copied as it is
@@ -591,7 +599,7 @@ public final class Replicator {
     if (!held && !c.getCopying()) {
       return;
     }
-    InFlight job = new InFlight(c.getIno(), held, 0, jobs.incrementAndGet());
+    InFlight job = new InFlight(c.getIno(), held, 0);
     inFlight.put(c.getChunkId(), job);
     LOG.info("dropping replicas chunk={} version={} keep={} of={}", c.getChunkId(), c.getVersion(), w.good(),
         c.getReplicasList());
