@@ -9,6 +9,7 @@ import io.pstorage.client.PcsFile;
 import io.pstorage.common.PcsException;
 import io.pstorage.common.cs.ChunkChannels;
 import io.pstorage.common.mds.MdsClient;
+import io.pstorage.cs.CsConfig;
 import io.pstorage.proto.ChunkInfo;
 import io.pstorage.proto.ChunkReadReply;
 import io.pstorage.proto.ChunkReadRequest;
@@ -32,6 +33,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,8 +43,13 @@ class DataPathTest {
   static final int CHUNK = 256 << 10;
 
   static DataCluster cluster(Path dir, boolean csProcesses, long csLimit) throws Exception {
+    return cluster(dir, csProcesses, cs -> cs.limitBytes = csLimit);
+  }
+
+  /** 3 MDS, 4 CS (each set up by csTweak), 256 KiB chunks, replicas 3:2. */
+  static DataCluster cluster(Path dir, boolean csProcesses, Consumer<CsConfig> csTweak) throws Exception {
     DataCluster c = new DataCluster(dir, "data", 3, 4, csProcesses, m -> m.csInactiveAfter = Duration.ofSeconds(1),
-        cs -> cs.limitBytes = csLimit).start();
+        csTweak).start();
     try (MdsClient m = new MdsClient("data", c.mds().addresses(), Duration.ofSeconds(30))) {
       m.setPcsAttrs(MdsClient.ROOT, PcsAttrsChange.newBuilder().setChunkSize(CHUNK).setReplicasNorm(3)
           .setReplicasMin(2).build(), false);
@@ -285,8 +292,7 @@ class DataPathTest {
       byte[] data = new byte[CHUNK / 4];
       ChunkInfo ci = writeOneChunk(client, "/frozen-head.bin", data, 33);
       int head = c.csIndex(ci.getReplicaAddresses(0));
-      byte[] patch = new byte[8192];
-      new Random(34).nextBytes(patch);
+      byte[] patch = FuseMountTest.random(8192, 34);
       long took;
       Signals.stop(c.csPid(head));
       try (PcsFile f = client.open("/frozen-head.bin")) {
@@ -319,8 +325,7 @@ class DataPathTest {
       byte[] data = new byte[CHUNK / 4];
       ChunkInfo ci = writeOneChunk(client, "/fence-order.bin", data, 31);
       int next = c.csIndex(ci.getReplicaAddresses(1));
-      byte[] patch = new byte[8192];
-      new Random(32).nextBytes(patch);
+      byte[] patch = FuseMountTest.random(8192, 32);
       try (ChunkChannels ch = new ChunkChannels(TestCredentials.install("data"))) {
         Signals.stop(c.csPid(next));
         ListenableFuture<ChunkWriteReply> write;
@@ -402,9 +407,8 @@ class DataPathTest {
   @Test
   void readAheadOfAllOpenFilesStaysWithinTheClientsBudget(@TempDir Path dir) throws Exception {
     try (DataCluster c = cluster(dir, false, 0); PcsClient writer = c.client()) {
-      byte[][] data = new byte[2][16 * CHUNK];
+      byte[][] data = {FuseMountTest.random(16 * CHUNK, 40), FuseMountTest.random(16 * CHUNK, 41)};
       for (int i = 0; i < 2; i++) {
-        new Random(40 + i).nextBytes(data[i]);
         try (PcsFile f = writer.create("/ra" + i, 0644, true)) {
           f.write(0, data[i]);
           f.fsync();

@@ -162,12 +162,7 @@ class ReadPortTest {
 
   @Test
   void aReaderThatStopsTakingRepliesLosesItsConnectionNotAThread(@TempDir Path dir) throws Exception {
-    try (DataCluster c = new DataCluster(dir, "data", 3, 4, false, m -> m.csInactiveAfter = Duration.ofSeconds(1),
-        cs -> cs.readSendTimeout = Duration.ofSeconds(2)).start()) {
-      try (MdsClient m = c.mdsClient(Duration.ofSeconds(30))) {
-        m.setPcsAttrs(MdsClient.ROOT, io.pstorage.proto.PcsAttrsChange.newBuilder().setChunkSize(DataPathTest.CHUNK)
-            .setReplicasNorm(3).setReplicasMin(2).build(), false);
-      }
+    try (DataCluster c = DataPathTest.cluster(dir, false, cs -> cs.readSendTimeout = Duration.ofSeconds(2))) {
       PcsClient client = c.client();
       byte[] model = writeFile(client, "/f", 3);
       ChunkInfo first;
