@@ -189,7 +189,11 @@ public final class MdsClient implements AutoCloseable {
   }
 
   private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address, a -> tls.channel(a).build());
+    // directExecutor: replies are handed to the caller by MdsSession's observer, which only
+    // completes a future, so running it on the transport thread saves a thread hand-off per call
+    // (15-20 µs of client CPU per metadata operation in the benchmark). Blocking stubs bring their
+    // own executor and are unaffected.
+    return channels.computeIfAbsent(address, a -> tls.channel(a).directExecutor().build());
   }
 
   /** The open stream to address; a broken one (MDS restarted, connection lost) is replaced. */
