@@ -349,6 +349,7 @@ public final class MdsStateMachine extends BaseStateMachine {
         store.checkpoint(target);
       } finally {
         storeLock.readLock().unlock();
+        storage.changed();
       }
       LOG.info("snapshot taken snapshot={} dir={}", ti, target);
     }
@@ -368,6 +369,7 @@ public final class MdsStateMachine extends BaseStateMachine {
     try {
       store.close();
       store = null; // queries answer UNAVAILABLE until the new store is open
+      storage.changed();
       FileListSnapshotInfo snap = storage.getLatestSnapshot();
       if (snap == null) {
         throw new IOException("reinitialize without a snapshot in " + storage.getSnapshotDir());
