@@ -27,7 +27,7 @@ import org.rocksdb.WriteOptions;
 /** The MDS's RocksDB: one column family per kind of record. */
 public final class MetaStore implements AutoCloseable {
   static {
-    RocksDB.loadLibrary();
+    RocksLibrary.load();
   }
 
   private final Path dir;
