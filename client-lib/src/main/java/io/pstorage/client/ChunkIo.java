@@ -25,6 +25,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -54,8 +56,7 @@ final class ChunkIo {
    * late forward at the old version is refused.
    */
   private static final long HEAD_CHECK_MS = 2_000;
-  private static final java.util.concurrent.ExecutorService HEAD_CHECKS =
-      java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+  private static final ExecutorService HEAD_CHECKS = Executors.newVirtualThreadPerTaskExecutor();
   private static final long READ_TIMEOUT_MS = 10_000;
   private static final long SET_VERSION_TIMEOUT_MS = 35_000;
   /** How long a read waits for a replica to become reachable when none is. */
@@ -183,20 +184,23 @@ final class ChunkIo {
           long ms = (System.nanoTime() - start) / 1_000_000;
           LOG.warn("chunk={} version={} cs={}: write unanswered for {} ms and the cs no longer heartbeats; "
               + "dropping it from the chain", c.getChunkId(), c.getVersion(), head, ms);
-          return ChunkWriteReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setFailedCs(head)
-              .setMessage("cs=" + head + " at " + c.getReplicaAddresses(0) + " stopped heartbeating with the write "
-                  + "unanswered for " + ms + " ms").build();
+          return headFailed(c, " stopped heartbeating with the write unanswered for " + ms + " ms");
         }
       } catch (ExecutionException e) {
         Object why = e.getCause() instanceof StatusRuntimeException s ? s.getStatus() : e.getCause();
-        return ChunkWriteReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setFailedCs(head)
-            .setMessage("cs=" + head + " at " + c.getReplicaAddresses(0) + ": " + why).build();
+        return headFailed(c, ": " + why);
       } catch (InterruptedException e) {
         call.cancel(true);
         Thread.currentThread().interrupt();
         throw new PcsException(StatusCode.IO_ERROR, "chunk=" + c.getChunkId() + " write interrupted");
       }
     }
+  }
+
+  /** The reply that drops the chain's head; why follows "cs=ID at ADDRESS" as it is. */
+  private static ChunkWriteReply headFailed(ChunkInfo c, String why) {
+    return ChunkWriteReply.newBuilder().setStatus(StatusCode.UNAVAILABLE).setFailedCs(c.getReplicas(0))
+        .setMessage("cs=" + c.getReplicas(0) + " at " + c.getReplicaAddresses(0) + why).build();
   }
 
   /**

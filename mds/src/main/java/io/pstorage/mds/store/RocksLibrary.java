@@ -3,6 +3,8 @@ package io.pstorage.mds.store;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
 import org.rocksdb.RocksDB;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,15 +32,21 @@ final class RocksLibrary {
   }
 
   /** This process's mapped RocksDB libraries that RocksJava extracted under java.io.tmpdir. */
-  static java.util.List<Path> extractedCopies() {
+  static List<Path> extractedCopies() {
     Path tmp = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath().normalize();
     try (var lines = Files.lines(Path.of("/proc/self/maps"))) {
-      return lines.map(l -> l.indexOf('/') < 0 ? null : Path.of(l.substring(l.indexOf('/')).trim()))
-          .filter(p -> p != null && p.getFileName().toString().startsWith("librocksdbjni") && p.startsWith(tmp))
+      return lines.map(RocksLibrary::mappedFile).filter(Objects::nonNull)
+          .filter(p -> p.getFileName().toString().startsWith("librocksdbjni") && p.startsWith(tmp))
           .distinct().toList();
     } catch (IOException | RuntimeException e) {
       LOG.warn("cannot read /proc/self/maps to find the extracted RocksDB library: {}", e.toString());
-      return java.util.List.of();
+      return List.of();
     }
+  }
+
+  /** The file a line of /proc/self/maps maps (its path starts at the first '/'), or null. */
+  private static Path mappedFile(String line) {
+    int slash = line.indexOf('/');
+    return slash < 0 ? null : Path.of(line.substring(slash).trim());
   }
 }
