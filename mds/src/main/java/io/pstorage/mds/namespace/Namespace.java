@@ -53,7 +53,7 @@ public final class Namespace {
     if (v == null) {
       throw new PcsException(StatusCode.STALE_HANDLE, "inode " + ino + " does not exist");
     }
-    return parse(v);
+    return r instanceof Txn t ? t.decoded(v, Namespace::parse) : parse(v);
   }
 
   public static InodeAttr directory(KvReader r, long ino) throws PcsException {
@@ -490,7 +490,7 @@ public final class Namespace {
   /** One name of a non-directory went away: drop a link, and the inode and its chunks with the last. */
   private static void dropLink(ApplyContext cx, InodeAttr victim) {
     Txn t = cx.txn();
-    InodeAttr cur = parse(t.get(Column.INODES, Keys.u64(victim.getIno())));
+    InodeAttr cur = t.decoded(t.get(Column.INODES, Keys.u64(victim.getIno())), Namespace::parse);
     if (cur.getNlink() <= 1) {
       ChunkMap.releaseFrom(t, cur.getIno(), 0);
       t.delete(Column.INODES, Keys.u64(cur.getIno()));
@@ -507,13 +507,15 @@ public final class Namespace {
   }
 
   private static void adjustNlink(Txn t, long ino, int delta) {
-    InodeAttr a = parse(t.get(Column.INODES, Keys.u64(ino)));
+    InodeAttr a = t.decoded(t.get(Column.INODES, Keys.u64(ino)), Namespace::parse);
     put(t, a.toBuilder().setNlink(a.getNlink() + delta).build());
   }
 
   private static void touchDir(ApplyContext cx, long ino) {
-    InodeAttr a = parse(cx.txn().get(Column.INODES, Keys.u64(ino)));
-    put(cx.txn(), a.toBuilder().setMtime(cx.now()).setCtime(cx.now()).build());
+    Txn t = cx.txn();
+    InodeAttr a = t.decoded(t.get(Column.INODES, Keys.u64(ino)), Namespace::parse);
+    InodeAttr touched = a.toBuilder().setMtime(cx.now()).setCtime(cx.now()).build();
+    t.put(Column.INODES, Keys.u64(ino), touched.toByteArray(), touched); // the next create here reads it back
   }
 
   public static void put(Txn t, InodeAttr a) {

@@ -147,7 +147,7 @@ public final class GroupCommitter implements AutoCloseable {
   private void complete(List<Pending> batch, RaftClientReply reply, Throwable err) {
     if (err == null && reply.isSuccess()) {
       try {
-        MdsLogResult results = MdsLogResult.parseFrom(reply.getMessage().getContent().asReadOnlyByteBuffer());
+        MdsLogResult results = LocalMessage.valueOf(reply.getMessage(), MdsLogResult.class, MdsLogResult.parser());
         for (int i = 0; i < batch.size(); i++) {
           batch.get(i).done.complete(results.getResults(i));
         }

@@ -32,7 +32,6 @@ import org.apache.ratis.statemachine.StateMachineStorage;
 import org.apache.ratis.statemachine.TransactionContext;
 import org.apache.ratis.statemachine.impl.BaseStateMachine;
 import org.apache.ratis.statemachine.impl.FileListSnapshotInfo;
-import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 import org.apache.ratis.util.LifeCycle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -226,8 +225,10 @@ public final class MdsStateMachine extends BaseStateMachine {
     }
     updateLastAppliedTermIndex(ti);
     applyStats.record(e.getOpsCount(), System.nanoTime() - t0);
+    // Only the leader that submitted the entry has a future waiting for its results (a follower's,
+    // or an entry of an earlier leader, goes to Ratis's retry cache and no further).
     return CompletableFuture.completedFuture(
-        Message.valueOf(UnsafeByteOperations.unsafeWrap(results.build().toByteArray())));
+        trx.getClientRequest() == null ? Message.EMPTY : new LocalMessage<>(results.build()));
   }
 
   /**
@@ -285,12 +286,11 @@ public final class MdsStateMachine extends BaseStateMachine {
     MetaStore current = store;
     if (current == null) {
       storeLock.readLock().unlock();
-      return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(
-          MdsResponse.newBuilder().setStatus(StatusCode.UNAVAILABLE).setMessage("metadata store is being rebuilt")
-              .build().toByteArray())));
+      return CompletableFuture.completedFuture(new LocalMessage<>(
+          MdsResponse.newBuilder().setStatus(StatusCode.UNAVAILABLE).setMessage("metadata store is being rebuilt").build()));
     }
     try (MetaStore.SnapshotReader reader = current.reader()) {
-      MdsRequest q = MdsRequest.parseFrom(request.getContent().asReadOnlyByteBuffer());
+      MdsRequest q = LocalMessage.valueOf(request, MdsRequest.class, MdsRequest.parser());
       r = Operations.read(reader, q);
     } catch (PcsException e) {
       r = MdsResponse.newBuilder().setStatus(e.code()).setMessage(e.detail()).build();
@@ -299,14 +299,13 @@ public final class MdsStateMachine extends BaseStateMachine {
     } finally {
       storeLock.readLock().unlock();
     }
-    return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(r.toByteArray())));
+    return CompletableFuture.completedFuture(new LocalMessage<>(r));
   }
 
   /** A read straight from this replica's store, possibly stale (followers, leader bookkeeping). */
   public MdsResponse localRead(MdsRequest q) {
     try {
-      return MdsResponse.parseFrom(query(Message.valueOf(
-          UnsafeByteOperations.unsafeWrap(q.toByteArray()))).join().getContent().asReadOnlyByteBuffer());
+      return LocalMessage.valueOf(query(new LocalMessage<>(q)).join(), MdsResponse.class, MdsResponse.parser());
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException(e);
     }

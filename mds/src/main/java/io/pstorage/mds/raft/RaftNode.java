@@ -1,6 +1,7 @@
 package io.pstorage.mds.raft;
 
 import io.pstorage.mds.MdsConfig;
+import io.pstorage.proto.MdsRequest;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -146,17 +147,18 @@ public final class RaftNode implements Closeable {
   }
 
   public CompletableFuture<RaftClientReply> write(byte[] payload) {
-    return submit(payload, RaftClientRequest.writeRequestType());
+    return submit(Message.valueOf(UnsafeByteOperations.unsafeWrap(payload)), RaftClientRequest.writeRequestType());
   }
 
-  public CompletableFuture<RaftClientReply> read(byte[] payload) {
-    return submit(payload, RaftClientRequest.readRequestType());
+  /** A linearizable read; the request reaches the state machine's query as the object given here. */
+  public CompletableFuture<RaftClientReply> read(MdsRequest q) {
+    return submit(new LocalMessage<>(q), RaftClientRequest.readRequestType());
   }
 
-  private CompletableFuture<RaftClientReply> submit(byte[] payload, RaftClientRequest.Type type) {
+  private CompletableFuture<RaftClientReply> submit(Message m, RaftClientRequest.Type type) {
     RaftClientRequest req = RaftClientRequest.newBuilder().setClientId(clientId).setServerId(self)
         .setGroupId(group.getGroupId()).setCallId(callIds.incrementAndGet())
-        .setMessage(Message.valueOf(UnsafeByteOperations.unsafeWrap(payload))).setType(type).build();
+        .setMessage(m).setType(type).build();
     try {
       return server.submitClientRequestAsync(req);
     } catch (IOException e) {

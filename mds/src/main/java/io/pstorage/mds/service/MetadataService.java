@@ -8,6 +8,7 @@ import io.pstorage.mds.chunks.ChunkMap;
 import io.pstorage.mds.namespace.Namespace;
 import io.pstorage.mds.placement.ChunkPlacement;
 import io.pstorage.mds.raft.GroupCommitter;
+import io.pstorage.mds.raft.LocalMessage;
 import io.pstorage.mds.raft.MdsStateMachine;
 import io.pstorage.mds.raft.Operations;
 import io.pstorage.mds.raft.RaftNode;
@@ -144,7 +145,7 @@ public final class MetadataService {
         return op == MdsRequest.OpCase.ALLOCATE_CHUNK || op == MdsRequest.OpCase.UPDATE_CHUNK
             ? done.thenApply(this::addLocations) : done;
       }
-      CompletableFuture<MdsResponse> read = raft.read(q.toByteArray()).handle(this::decodeRead);
+      CompletableFuture<MdsResponse> read = raft.read(q).handle(this::decodeRead);
       return switch (op) {
         case STATFS -> read.thenApply(this::addSpace);
         case CLUSTER_STATUS -> read.thenApply(this::addSoftState);
@@ -380,7 +381,7 @@ public final class MetadataService {
   private MdsResponse decodeRead(RaftClientReply reply, Throwable err) {
     if (err == null && reply.isSuccess()) {
       try {
-        return MdsResponse.parseFrom(reply.getMessage().getContent().asReadOnlyByteBuffer());
+        return LocalMessage.valueOf(reply.getMessage(), MdsResponse.class, MdsResponse.parser());
       } catch (InvalidProtocolBufferException e) {
         return error(StatusCode.IO_ERROR, "undecodable read reply");
       }

@@ -6,6 +6,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Function;
 
 /**
  * The writes of one Raft entry. Pending writes stay in Java (sorted per column family) so that
@@ -22,6 +23,11 @@ public final class Txn implements KvReader, AutoCloseable {
   private final MetaStore store;
   private final Map<Column, TreeMap<byte[], byte[]>> pending = new EnumMap<>(Column.class);
   private List<Undo> undo; // non-null while a save point is set
+  // The last record decoded (or put with its decoded form), by identity of its bytes: an entry's
+  // operations re-read what earlier ones wrote (a directory's inode, twice per create in it), and
+  // the pending map hands back the very array that was put.
+  private byte[] decodedBytes;
+  private Object decodedValue;
 
   Txn(MetaStore store) {
     this.store = store;
@@ -46,6 +52,23 @@ public final class Txn implements KvReader, AutoCloseable {
     DbCursor db = store.dbCursor(cf, prefix, from);
     TreeMap<byte[], byte[]> m = pending.get(cf);
     return m == null ? db : new MergedCursor(db, m.tailMap(from, true), prefix);
+  }
+
+  /** {@code decode(v)}, or the object {@code v} was last decoded to or put from in this transaction. */
+  @SuppressWarnings("unchecked")
+  public <T> T decoded(byte[] v, Function<byte[], T> decode) {
+    if (v == null || v != decodedBytes) {
+      decodedValue = decode.apply(v);
+      decodedBytes = v;
+    }
+    return (T) decodedValue;
+  }
+
+  /** A put whose decoded form later reads of the key get from {@link #decoded} without decoding. */
+  public void put(Column cf, byte[] key, byte[] value, Object decodedValue) {
+    put(cf, key, value);
+    this.decodedBytes = value;
+    this.decodedValue = decodedValue;
   }
 
   public void put(Column cf, byte[] key, byte[] value) {

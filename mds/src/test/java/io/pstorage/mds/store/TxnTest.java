@@ -73,4 +73,33 @@ class TxnTest {
       }
     }
   }
+
+  @Test
+  void aRecordPutWithItsDecodedFormIsReadBackWithoutDecodingUntilItChanges() throws Exception {
+    List<String> decodes = new ArrayList<>();
+    java.util.function.Function<byte[], String> decode = v -> {
+      String s = new String(v, StandardCharsets.UTF_8);
+      decodes.add(s);
+      return s;
+    };
+    try (MetaStore store = new MetaStore(dir.resolve("db")); Txn t = store.begin()) {
+      t.put(Column.INODES, b("dir"), b("v1"), "v1");
+      assertEquals("v1", t.decoded(t.get(Column.INODES, b("dir")), decode));
+      assertEquals(List.of(), decodes, "the put's decoded form is used");
+
+      t.savePoint();
+      t.put(Column.INODES, b("dir"), b("v2"), "v2");
+      t.rollbackToSavePoint();
+      assertEquals("v1", t.decoded(t.get(Column.INODES, b("dir")), decode), "a rolled-back put is not read back");
+      assertEquals(List.of("v1"), decodes);
+
+      t.put(Column.INODES, b("dir"), b("v3")); // a plain put: decoded again on read
+      assertEquals("v3", t.decoded(t.get(Column.INODES, b("dir")), decode));
+      assertEquals("v3", t.decoded(t.get(Column.INODES, b("dir")), decode));
+      assertEquals(List.of("v1", "v3"), decodes, "decoded once, then remembered");
+      // equal bytes in another array are another record: decoded, never taken for the remembered one
+      assertEquals("v3", t.decoded(b("v3"), decode));
+      assertEquals(3, decodes.size());
+    }
+  }
 }
