@@ -330,20 +330,36 @@ class FaultInjectionTest {
   /** Waits until member i answers reads again and another member leads. */
   private static void awaitFollower(MdsClient m, MdsProcessCluster g, int i, Duration timeout) throws Exception {
     long end = System.nanoTime() + timeout.toNanos();
+    io.pstorage.common.PcsException last = null;
     while (true) {
       var st = m.clusterStatus();
       boolean rejoined = st.getMdsList().stream().noneMatch(x -> x.getId().equals(g.config(i).nodeId) && x.getLeader());
       try (MdsClient one = new MdsClient(st.getCluster(), List.of(g.config(i).self().client().toString()),
           Duration.ofSeconds(3), TestCredentials.install(st.getCluster()))) {
         one.events(Long.MAX_VALUE - 1, 1); // a local read on that member
+        last = null;
         if (rejoined) {
           return;
         }
       } catch (io.pstorage.common.PcsException e) {
-        // not reachable yet
+        last = e; // not reachable yet
       }
-      assertTrue(System.nanoTime() < end, "mds " + g.config(i).nodeId + " did not rejoin as a follower in " + timeout);
+      if (System.nanoTime() >= end) {
+        // The cluster's directory goes with the test: keep what the member said for the report.
+        fail("mds " + g.config(i).nodeId + " did not rejoin as a follower in " + timeout + "; its last answer: "
+            + (last == null ? "ok" : last.getMessage()) + "; status says " + st.getMdsList()
+            + "; the end of its log:\n" + logTail(g.config(i).dataDir.resolve("mds.log"), 60));
+      }
       Thread.sleep(250);
+    }
+  }
+
+  private static String logTail(Path log, int lines) {
+    try {
+      List<String> all = Files.readAllLines(log);
+      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+    } catch (IOException e) {
+      return "(cannot read " + log + ": " + e + ")";
     }
   }
 
