@@ -1,6 +1,7 @@
 package io.pstorage.fuse;
 
 import io.pstorage.client.PcsClient;
+import io.pstorage.common.Daemon;
 import io.pstorage.common.mds.MdsClient;
 import java.io.File;
 import java.io.IOException;
@@ -44,6 +45,7 @@ public final class MountMain implements Callable<Integer> {
   boolean ignored;
 
   public static void main(String[] args) {
+    Daemon.disableNettyLeakSampling();
     System.exit(new CommandLine(new MountMain()).execute(args));
   }
 

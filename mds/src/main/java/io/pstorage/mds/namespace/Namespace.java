@@ -131,7 +131,7 @@ public final class Namespace {
       put(t, InodeAttr.newBuilder().setIno(ROOT).setType(FileType.DIRECTORY).setMode(0755)
           .setNlink(2).setAtime(zero).setMtime(zero).setCtime(zero).setParent(ROOT)
           .setPcs(DEFAULT_ATTRS).build());
-      t.put(Column.META, Keys.meta(Counters.INODES), Keys.u64(1));
+      t.put(Column.META, Counters.key(Counters.INODES), Keys.u64(1));
     }
   }
 

@@ -85,7 +85,7 @@ public final class GroupCommitter implements AutoCloseable {
           .setTime(Timespec.newBuilder().setSec(now.getEpochSecond()).setNsec(now.getNano()));
       batch.forEach(p -> entry.addOps(p.op));
       long sent = System.nanoTime();
-      raft.write(entry.build().toByteArray()).whenComplete((reply, err) -> {
+      raft.write(entry.build()).whenComplete((reply, err) -> {
         noteCommit((System.nanoTime() - sent) / 1000);
         inFlight.release();
         complete(batch, reply, err);

@@ -22,6 +22,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
 import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftGroupMemberId;
 import org.apache.ratis.protocol.RaftPeerId;
@@ -206,7 +207,7 @@ public final class MdsStateMachine extends BaseStateMachine {
     storeLock.readLock().lock();
     try (Txn t = store.begin()) {
       noteTerm(ti.getTerm(), t); // before this entry's creates
-      e = MdsLogEntry.parseFrom(entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
+      e = entryOf(trx, entry);
       for (MdsRequest op : e.getOpsList()) {
         results.addResults(applyOne(new ApplyContext(t, e.getTime(), op.getHeader()), op));
       }
@@ -229,6 +230,21 @@ public final class MdsStateMachine extends BaseStateMachine {
     // or an entry of an earlier leader, goes to Ratis's retry cache and no further).
     return CompletableFuture.completedFuture(
         trx.getClientRequest() == null ? Message.EMPTY : new LocalMessage<>(results.build()));
+  }
+
+  /**
+   * The operations of an entry. The leader that submitted it still holds the request: its message
+   * is the decoded entry whose encoding Ratis logged (we never override startTransaction, so the
+   * log data is exactly that message's bytes), and parse(encode(x)) equals x (its strings came
+   * from clients' UTF-8, so encoding them loses nothing), so applying the object applies what
+   * every follower parses from the log; the leader skips the parse.
+   */
+  private static MdsLogEntry entryOf(TransactionContext trx, LogEntryProto entry) throws InvalidProtocolBufferException {
+    RaftClientRequest submitted = trx.getClientRequest();
+    if (submitted != null) {
+      return LocalMessage.valueOf(submitted.getMessage(), MdsLogEntry.class, MdsLogEntry.parser());
+    }
+    return MdsLogEntry.parseFrom(entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.pstorage.mds.raft;
 
 import io.pstorage.mds.MdsConfig;
+import io.pstorage.proto.MdsLogEntry;
 import io.pstorage.proto.MdsRequest;
 import java.io.Closeable;
 import java.io.IOException;
@@ -31,7 +32,6 @@ import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
-import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
 import org.apache.ratis.util.SizeInBytes;
 import org.apache.ratis.util.TimeDuration;
 
@@ -78,8 +78,10 @@ public final class RaftNode implements Closeable {
     RaftServerConfigKeys.Log.Appender.setWaitTimeMin(p, TimeDuration.valueOf(
         cfg.raftAppenderWait.toNanos() / 1000, TimeUnit.MICROSECONDS));
     // Our writes never reuse a Ratis call id (the state machine de-duplicates client retries
-    // itself), so Ratis's retry cache only holds replies on the heap: keep it short.
-    RaftServerConfigKeys.RetryCache.setExpiryTime(p, TimeDuration.valueOf(2, TimeUnit.SECONDS));
+    // itself), so Ratis's retry cache only holds replies on the heap, each an entry's results
+    // (decoded, see LocalMessage). Kept for 2 s they were several MB of every young collection's
+    // survivors on a busy leader, copied twice before promotion; 200 ms outlives any commit.
+    RaftServerConfigKeys.RetryCache.setExpiryTime(p, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(cfg.raftSegmentBytes));
     // Ratis keeps cached log segments on the heap; with its defaults (6 x 32 MiB) young
     // collections copy that cache again and again. Applied entries are in RocksDB anyway.
@@ -146,8 +148,12 @@ public final class RaftNode implements Closeable {
     return self;
   }
 
-  public CompletableFuture<RaftClientReply> write(byte[] payload) {
-    return submit(Message.valueOf(UnsafeByteOperations.unsafeWrap(payload)), RaftClientRequest.writeRequestType());
+  /**
+   * Appends an entry. Ratis logs the entry's bytes; this leader's state machine gets the object
+   * itself back with the request (see MdsStateMachine.applyTransaction).
+   */
+  public CompletableFuture<RaftClientReply> write(MdsLogEntry entry) {
+    return submit(new LocalMessage<>(entry), RaftClientRequest.writeRequestType());
   }
 
   /** A linearizable read; the request reaches the state machine's query as the object given here. */

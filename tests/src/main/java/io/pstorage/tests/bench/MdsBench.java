@@ -1,5 +1,6 @@
 package io.pstorage.tests.bench;
 
+import io.pstorage.common.Daemon;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.tests.MdsProcessCluster;
 import java.nio.file.Files;
@@ -26,6 +27,7 @@ public final class MdsBench {
   private static final String[] OPS = {"create", "stat", "rename", "unlink"};
 
   public static void main(String[] args) throws Exception {
+    Daemon.disableNettyLeakSampling(); // as in the mount, our clients' process
     int total = 40000;
     List<Integer> groups = List.of(3, 1);
     List<Integer> clientCounts = List.of(1, 64);
@@ -121,12 +123,19 @@ public final class MdsBench {
           }));
         }
         start.await();
-        long mdsCpu0 = mdsCpuNanos(cluster), clientCpu0 = cpuNanos(ProcessHandle.current().pid());
+        long[] perMds0 = perMdsCpuNanos(cluster);
+        long mdsCpu0 = Arrays.stream(perMds0).sum(), clientCpu0 = cpuNanos(ProcessHandle.current().pid());
         System.err.printf("phase %s %s start_ms=%d%n", dirName, op, System.currentTimeMillis()); // for profilers
         long t0 = System.nanoTime();
         awaitAll(running); // a failed client stops the run: its zero latencies must not reach the figures
         double secs = (System.nanoTime() - t0) / 1e9;
-        double mdsCpuPerOp = (mdsCpuNanos(cluster) - mdsCpu0) / 1e3 / (clients * perClient);
+        long[] perMds1 = perMdsCpuNanos(cluster);
+        double mdsCpuPerOp = (Arrays.stream(perMds1).sum() - mdsCpu0) / 1e3 / (clients * perClient);
+        StringBuilder each = new StringBuilder(); // which member spends what: the leader's share vs its followers'
+        for (int i = 0; i < perMds1.length; i++) {
+          each.append(String.format(Locale.ROOT, " mds%d=%.0f", i + 1, (perMds1[i] - perMds0[i]) / 1e3 / (clients * perClient)));
+        }
+        System.err.printf("phase %s %s cpu_us_per_op%s%n", dirName, op, each);
         double clientCpuPerOp = (cpuNanos(ProcessHandle.current().pid()) - clientCpu0) / 1e3 / (clients * perClient);
         long[] all = Arrays.stream(lat).flatMapToLong(Arrays::stream).sorted().toArray();
         if (print) {
@@ -149,13 +158,13 @@ public final class MdsBench {
     }
   }
 
-  /** CPU time (user + system) of the group's MDS processes, from /proc. */
-  private static long mdsCpuNanos(MdsProcessCluster cluster) throws java.io.IOException {
-    long sum = 0;
-    for (int i = 0; i < cluster.size(); i++) {
-      sum += cpuNanos(cluster.pid(i));
+  /** CPU time (user + system) of each of the group's MDS processes, from /proc. */
+  private static long[] perMdsCpuNanos(MdsProcessCluster cluster) throws java.io.IOException {
+    long[] each = new long[cluster.size()];
+    for (int i = 0; i < each.length; i++) {
+      each[i] = cpuNanos(cluster.pid(i));
     }
-    return sum;
+    return each;
   }
 
   private static long cpuNanos(long pid) throws java.io.IOException {
