@@ -80,7 +80,8 @@ public final class RaftNode implements Closeable {
     // Our writes never reuse a Ratis call id (the state machine de-duplicates client retries
     // itself), so Ratis's retry cache only holds replies on the heap, each an entry's results
     // (decoded, see LocalMessage). Kept for 2 s they were several MB of every young collection's
-    // survivors on a busy leader, copied twice before promotion; 200 ms outlives any commit.
+    // survivors on a busy leader, copied twice before promotion. An entry slower than 200 ms
+    // still gets its reply: Ratis answers through the pending request, not the cache entry.
     RaftServerConfigKeys.RetryCache.setExpiryTime(p, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(cfg.raftSegmentBytes));
     // Ratis keeps cached log segments on the heap; with its defaults (6 x 32 MiB) young
