@@ -1,7 +1,7 @@
 package io.pstorage.fuse;
 
 import io.pstorage.client.PcsClient;
-import io.pstorage.common.Daemon;
+import io.pstorage.common.NettyLeakDetection;
 import io.pstorage.common.mds.MdsClient;
 import java.io.File;
 import java.io.IOException;
@@ -45,7 +45,7 @@ public final class MountMain implements Callable<Integer> {
   boolean ignored;
 
   public static void main(String[] args) {
-    Daemon.disableNettyLeakSampling();
+    NettyLeakDetection.off();
     System.exit(new CommandLine(new MountMain()).execute(args));
   }
 

@@ -16,24 +16,8 @@ public final class Daemon {
 
   private Daemon() {}
 
-  /**
-   * Netty's leak detector records a stack trace for one buffer in 128 (in gRPC's and Ratis's
-   * shaded copies alike): 0.7% of the two cores in the metadata benchmark's client JVM, for
-   * buffers our code never holds itself (only gRPC and Ratis do). Off in our processes unless
-   * given on the command line (-D...leakDetection.level=simple to look for a leak). Call before
-   * anything touches gRPC or Ratis: Netty reads the setting once.
-   */
-  public static void disableNettyLeakSampling() {
-    for (String netty : new String[] {"io.grpc.netty.shaded.io.netty", "org.apache.ratis.thirdparty.io.netty"}) {
-      String key = netty + ".leakDetection.level";
-      if (System.getProperty(key) == null) {
-        System.setProperty(key, "disabled");
-      }
-    }
-  }
-
   public static void run(String name, String configFile, String[] args, Starter starter) throws InterruptedException {
-    disableNettyLeakSampling();
+    NettyLeakDetection.off();
     if (args.length != 1 || args[0].startsWith("-")) {
       System.err.println("usage: " + name + " DATA_DIR    (reads DATA_DIR/" + configFile + "; logs to stderr)");
       System.exit(2);

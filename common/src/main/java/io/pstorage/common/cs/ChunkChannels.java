@@ -3,8 +3,8 @@ package io.pstorage.common.cs;
 import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
+import io.pstorage.common.NettyLeakDetection;
 import io.pstorage.common.security.ClusterTls;
-import io.grpc.netty.shaded.io.netty.util.ResourceLeakDetector;
 import io.pstorage.proto.ChunkServiceGrpc;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -21,16 +21,8 @@ public final class ChunkChannels implements AutoCloseable {
    */
   public static final int WINDOW = 8 << 20;
 
-  private static final String LEAK_PROPERTY = "io.grpc.netty.shaded.io.netty.leakDetection.level";
-
   static {
-    // Netty's leak detector samples buffer allocations and records a stack trace for each sample:
-    // ~500 traces/s per process under 1 MiB writes (16 KiB frames). Turning it off took a
-    // replicas=3 sequential write from 0.86 to 0.63 of a core per 100 MiB/s (one A/B pair).
-    // Off unless asked for with the property (a debugging aid, not a safety check).
-    if (System.getProperty(LEAK_PROPERTY) == null) {
-      ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
-    }
+    NettyLeakDetection.off(); // also for a JVM that embeds the client without our mains
   }
 
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();

@@ -1,6 +1,9 @@
 package io.pstorage.mds.store;
 
 import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /** Monotonic id counters and totals kept in the meta column family. */
 public final class Counters {
@@ -13,9 +16,8 @@ public final class Counters {
 
   // Encoded once: a create reads and writes two counters, and encoding their names each time was
   // 2% of a busy leader's allocation.
-  private static final Map<String, byte[]> KEYS = Map.of(
-      NEXT_INO, Keys.meta(NEXT_INO), NEXT_CHUNK, Keys.meta(NEXT_CHUNK), NEXT_CS, Keys.meta(NEXT_CS),
-      NEXT_EVENT, Keys.meta(NEXT_EVENT), INODES, Keys.meta(INODES), CHUNKS, Keys.meta(CHUNKS));
+  private static final Map<String, byte[]> KEYS = Stream.of(NEXT_INO, NEXT_CHUNK, NEXT_CS, NEXT_EVENT, INODES, CHUNKS)
+      .collect(Collectors.toUnmodifiableMap(Function.identity(), Keys::meta));
 
   private Counters() {}
 

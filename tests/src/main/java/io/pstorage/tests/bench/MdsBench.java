@@ -1,6 +1,6 @@
 package io.pstorage.tests.bench;
 
-import io.pstorage.common.Daemon;
+import io.pstorage.common.NettyLeakDetection;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.tests.MdsProcessCluster;
 import java.nio.file.Files;
@@ -27,7 +27,7 @@ public final class MdsBench {
   private static final String[] OPS = {"create", "stat", "rename", "unlink"};
 
   public static void main(String[] args) throws Exception {
-    Daemon.disableNettyLeakSampling(); // as in the mount, our clients' process
+    NettyLeakDetection.off(); // as in the mount, our clients' process
     int total = 40000;
     List<Integer> groups = List.of(3, 1);
     List<Integer> clientCounts = List.of(1, 64);
