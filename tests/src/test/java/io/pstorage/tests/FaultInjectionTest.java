@@ -308,15 +308,25 @@ class FaultInjectionTest {
         boolean wasLeader = g.leader(m) == 0;
         System.out.println("FAULTS mds member 1 cut off as " + (wasLeader ? "leader" : "follower"));
         net.cut();
-        long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        long cutAt = System.nanoTime();
+        long end = cutAt + Duration.ofSeconds(30).toNanos();
         while (g.leader(m) == 0) { // the old leader cannot say; the other two elect one of themselves
           assertTrue(System.nanoTime() < end, "no new leader 30 s after the leader was cut off");
           Thread.sleep(200);
         }
+        long electedAt = System.nanoTime();
         leaderCuts.addAndGet(wasLeader ? 1 : 0);
         Thread.sleep(3000);
         net.heal();
-        awaitFollower(m, g, 0, Duration.ofSeconds(30)); // the old leader rejoins as a follower
+        long healAt = System.nanoTime();
+        // The old leader rejoins as a follower. How soon depends on how long it was cut off: the
+        // connections between it and its peers wait out TCP retransmission and gRPC reconnect
+        // backoff, both doubling while the link is down (`ss` showed rto 3.4 s after an 18 s cut),
+        // so the next try after the heal may be about as far away as the cut was long. Hence 30 s
+        // plus the cut's length, not a fixed bound.
+        awaitFollower(m, g, 0, Duration.ofSeconds(30).plusNanos(healAt - cutAt), net::isolatedSockets);
+        System.out.printf(Locale.ROOT, "FAULTS mds member 1 new_leader_after_s=%.1f cut_s=%.1f rejoined_after_heal_s=%.1f%n",
+            (electedAt - cutAt) / 1e9, (healAt - cutAt) / 1e9, (System.nanoTime() - healAt) / 1e9);
         pause(2000, deadline);
       }), m -> assertTrue(leaderCuts.get() > 0 || !STRICT_LEADER_CUT,
           "member 1 was never the leader when it was cut off"));
@@ -328,7 +338,8 @@ class FaultInjectionTest {
   private static final boolean STRICT_LEADER_CUT = Boolean.getBoolean("pstorage.faults.strictLeaderCut");
 
   /** Waits until member i answers reads again and another member leads. */
-  private static void awaitFollower(MdsClient m, MdsProcessCluster g, int i, Duration timeout) throws Exception {
+  private static void awaitFollower(MdsClient m, MdsProcessCluster g, int i, Duration timeout,
+      java.util.function.Supplier<String> sockets) throws Exception {
     long end = System.nanoTime() + timeout.toNanos();
     io.pstorage.common.PcsException last = null;
     while (true) {
@@ -345,10 +356,14 @@ class FaultInjectionTest {
         last = e; // not reachable yet
       }
       if (System.nanoTime() >= end) {
-        // The cluster's directory goes with the test: keep what the member said for the report.
-        fail("mds " + g.config(i).nodeId + " did not rejoin as a follower in " + timeout + "; its last answer: "
-            + (last == null ? "ok" : last.getMessage()) + "; status says " + st.getMdsList()
-            + "; the end of its log:\n" + logTail(g.config(i).dataDir.resolve("mds.log"), 60));
+        // The cluster's directory goes with the test: keep what the member said and was doing for
+        // the report. Its log and threads first, what it answered last: CI shows a report's end.
+        Path log = g.config(i).dataDir.resolve("mds.log");
+        String tail = logTail(log, 60);
+        String threads = Signals.threadDump(g.pid(i), log);
+        fail("mds " + g.config(i).nodeId + " did not rejoin as a follower in " + timeout + ". The end of its log:\n"
+            + tail + "\nIts threads:\n" + threads + "Its TCP connections:\n" + sockets.get()
+            + "\nIts last answer: " + (last == null ? "ok" : last.getMessage()) + "; status says " + st.getMdsList());
       }
       Thread.sleep(250);
     }

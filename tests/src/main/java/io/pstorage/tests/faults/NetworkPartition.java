@@ -82,6 +82,23 @@ public final class NetworkPartition implements AutoCloseable {
     ip("link", "set", vethRoot, "up");
   }
 
+  /**
+   * The isolated host's TCP connections with their timers and retransmission counts (`ss -tnoi`),
+   * for a report: after {@link #heal}, a connection whose packets were lost waits out TCP's backoff.
+   */
+  public String isolatedSockets() {
+    try {
+      Process p = new ProcessBuilder("ip", "netns", "exec", ns, "ss", "-tnoi").redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes()).trim();
+      return p.waitFor(10, TimeUnit.SECONDS) ? out : "(ss did not finish)";
+    } catch (IOException e) {
+      return "(cannot run ss in " + ns + ": " + e.getMessage() + ")";
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "(interrupted)";
+    }
+  }
+
   private static void ip(String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of("ip"));
     cmd.addAll(List.of(args));
