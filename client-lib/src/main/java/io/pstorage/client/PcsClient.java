@@ -57,6 +57,12 @@ public final class PcsClient implements AutoCloseable {
     public int readAhead = 16 << 20;
     /** Read-ahead held by all of this client's open files together, at most (new units wait under it). */
     public long readAheadBudget = 128L << 20;
+    /**
+     * A handle that has not read for this long gives its read-ahead back when another reader needs
+     * the budget: a mount keeps files open for hours (VM images), and 8 readers that stopped would
+     * otherwise leave every later reader without read-ahead until they close.
+     */
+    public Duration readAheadIdle = Duration.ofSeconds(2);
     /** Credentials for every connection; null = this host's, from the configuration root (auth-node). */
     public ClusterTls tls;
     /** What this client is, as `pstorage stat` lists it (e.g. "pstorage-mount /pcs"). */
@@ -75,6 +81,8 @@ public final class PcsClient implements AutoCloseable {
   private final Map<Long, FileState> open = new ConcurrentHashMap<>();
   /** Bytes held in all open files' read-ahead (PcsFile), against options.readAheadBudget. */
   final AtomicLong readAheadBytes = new AtomicLong();
+  /** Open handles that may hold read-ahead: where an idle one's is taken back from. */
+  private final Set<PcsFile> readingAhead = ConcurrentHashMap.newKeySet();
 
   /** Connects to the cluster named in /etc/pstorage/clusters/NAME/bs.list (or $PSTORAGE_CONFIG_ROOT). */
   public static PcsClient connect(String cluster) throws IOException {
@@ -133,6 +141,27 @@ public final class PcsClient implements AutoCloseable {
   /** Bytes its open files hold in read-ahead now (at most about options.readAheadBudget). */
   public long readAheadHeld() {
     return readAheadBytes.get();
+  }
+
+  void holdsReadAhead(PcsFile f) {
+    readingAhead.add(f);
+  }
+
+  void heldNoReadAhead(PcsFile f) {
+    readingAhead.remove(f);
+  }
+
+  /**
+   * The budget is used up and `asking` wants more: handles that have not read for
+   * options.readAheadIdle drop what they hold (they read ahead again when they resume).
+   */
+  void reclaimIdleReadAhead(PcsFile asking) {
+    long now = System.nanoTime();
+    for (PcsFile f : readingAhead) {
+      if (f != asking) {
+        f.dropReadAheadIfIdle(now, options.readAheadIdle.toNanos());
+      }
+    }
   }
 
   /** Reads served from replica files on this machine, with no chunk server in the path (cs.proto: local reads). */

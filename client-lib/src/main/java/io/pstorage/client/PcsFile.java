@@ -29,6 +29,7 @@ public final class PcsFile implements AutoCloseable {
   /** Bytes of `ahead` counted in the client's read-ahead total (PcsClient.readAheadBytes). */
   private long counted;
   private volatile long lastReadEnd = -1;
+  private volatile long lastReadNanos = System.nanoTime();
   private volatile boolean closed;
 
   PcsFile(PcsClient client, FileState state) {
@@ -107,6 +108,7 @@ public final class PcsFile implements AutoCloseable {
     if (end <= pos) {
       return 0;
     }
+    lastReadNanos = System.nanoTime();
     long gen = state.generation.get();
     if (gen != aheadGeneration) {
       ahead.clear();
@@ -165,6 +167,10 @@ public final class PcsFile implements AutoCloseable {
    */
   private void readAhead(long from, long size) {
     long limit = Math.min(size, from + client.options.readAhead);
+    client.holdsReadAhead(this);
+    if (client.readAheadBytes.get() + unit > client.options.readAheadBudget) {
+      client.reclaimIdleReadAhead(this);
+    }
     for (long u = from / unit * unit; u < limit; u += unit) {
       if (!ahead.containsKey(u) && client.readAheadBytes.get() + unit > client.options.readAheadBudget) {
         break;
@@ -180,6 +186,23 @@ public final class PcsFile implements AutoCloseable {
       } else {
         break;
       }
+    }
+  }
+
+  /** Bytes this handle holds in read-ahead. */
+  public long readAheadHeld() {
+    return ahead.size() * unit;
+  }
+
+  /**
+   * Another reader needs the budget: drop this handle's read-ahead if it has not read for idleNanos.
+   * Safe against a read starting at the same moment: the read keeps the futures it took, and
+   * account() recounts from what is left.
+   */
+  void dropReadAheadIfIdle(long now, long idleNanos) {
+    if (now - lastReadNanos > idleNanos && !ahead.isEmpty()) {
+      ahead.clear();
+      account();
     }
   }
 
@@ -217,6 +240,7 @@ public final class PcsFile implements AutoCloseable {
     closed = true;
     ahead.clear();
     account();
+    client.heldNoReadAhead(this);
     try {
       state.flush();
     } finally {

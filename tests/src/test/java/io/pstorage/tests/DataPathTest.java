@@ -440,6 +440,43 @@ class DataPathTest {
   }
 
   @Test
+  void aReaderThatStoppedGivesItsReadAheadToOneThatReads(@TempDir Path dir) throws Exception {
+    try (DataCluster c = cluster(dir, false, 0); PcsClient writer = c.client()) {
+      byte[][] data = {FuseMountTest.random(12 * CHUNK, 42), FuseMountTest.random(12 * CHUNK, 43)};
+      for (int i = 0; i < 2; i++) {
+        try (PcsFile f = writer.create("/idle" + i, 0644, true)) {
+          f.write(0, data[i]);
+          f.fsync();
+        }
+      }
+      PcsClient.Options o = new PcsClient.Options();
+      o.readAhead = 6 * CHUNK;
+      o.readAheadBudget = 6 * CHUNK; // one reader's window fills it
+      o.readAheadIdle = Duration.ofMillis(300);
+      try (PcsClient reader = c.client(o); PcsFile stopped = reader.open("/idle0"); PcsFile next = reader.open("/idle1")) {
+        byte[] got = new byte[CHUNK];
+        for (int u = 0; u < 2; u++) {
+          assertEquals(CHUNK, stopped.read((long) u * CHUNK, got, 0, CHUNK));
+        }
+        assertTrue(stopped.readAheadHeld() >= 4L * CHUNK, "the first reader holds " + stopped.readAheadHeld());
+        Thread.sleep(600); // it stays open but reads nothing: an image a VM is not reading now
+        for (int u = 0; u < 4; u++) {
+          assertEquals(CHUNK, next.read((long) u * CHUNK, got, 0, CHUNK));
+          assertArrayEquals(Arrays.copyOfRange(data[1], u * CHUNK, (u + 1) * CHUNK), got, "second file, unit " + u);
+        }
+        assertEquals(0, stopped.readAheadHeld(), "the idle reader kept its read-ahead");
+        assertTrue(next.readAheadHeld() >= 2L * CHUNK, "the reader got no read-ahead: " + next.readAheadHeld());
+        assertTrue(reader.readAheadHeld() <= 7L * CHUNK, "read-ahead held " + reader.readAheadHeld());
+        // The first reader resumes where it stopped and reads the right bytes.
+        for (int u = 2; u < 12; u++) {
+          assertEquals(CHUNK, stopped.read((long) u * CHUNK, got, 0, CHUNK));
+          assertArrayEquals(Arrays.copyOfRange(data[0], u * CHUNK, (u + 1) * CHUNK), got, "first file, unit " + u);
+        }
+      }
+    }
+  }
+
+  @Test
   void fullChunkServersGiveTheWriterEnospc(@TempDir Path dir) throws Exception {
     try (DataCluster c = cluster(dir, false, 3L << 20)) {
       PcsClient client = c.client();
