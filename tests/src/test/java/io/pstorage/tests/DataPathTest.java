@@ -407,13 +407,7 @@ class DataPathTest {
   @Test
   void readAheadOfAllOpenFilesStaysWithinTheClientsBudget(@TempDir Path dir) throws Exception {
     try (DataCluster c = cluster(dir, false, 0); PcsClient writer = c.client()) {
-      byte[][] data = {FuseMountTest.random(16 * CHUNK, 40), FuseMountTest.random(16 * CHUNK, 41)};
-      for (int i = 0; i < 2; i++) {
-        try (PcsFile f = writer.create("/ra" + i, 0644, true)) {
-          f.write(0, data[i]);
-          f.fsync();
-        }
-      }
+      byte[][] data = twoFiles(writer, "/ra", 16 * CHUNK, 40);
       PcsClient.Options o = new PcsClient.Options();
       o.readAhead = 8 * CHUNK; // alone, each reader would keep 8 units (one chunk each here) ahead
       o.readAheadBudget = 6 * CHUNK; // together they get 6
@@ -439,16 +433,22 @@ class DataPathTest {
     }
   }
 
+  /** Writes PREFIX0 and PREFIX1, `size` random bytes each (seeds seed, seed+1); returns their contents. */
+  private static byte[][] twoFiles(PcsClient writer, String prefix, int size, int seed) throws Exception {
+    byte[][] data = {FuseMountTest.random(size, seed), FuseMountTest.random(size, seed + 1)};
+    for (int i = 0; i < 2; i++) {
+      try (PcsFile f = writer.create(prefix + i, 0644, true)) {
+        f.write(0, data[i]);
+        f.fsync();
+      }
+    }
+    return data;
+  }
+
   @Test
   void aReaderThatStoppedGivesItsReadAheadToOneThatReads(@TempDir Path dir) throws Exception {
     try (DataCluster c = cluster(dir, false, 0); PcsClient writer = c.client()) {
-      byte[][] data = {FuseMountTest.random(12 * CHUNK, 42), FuseMountTest.random(12 * CHUNK, 43)};
-      for (int i = 0; i < 2; i++) {
-        try (PcsFile f = writer.create("/idle" + i, 0644, true)) {
-          f.write(0, data[i]);
-          f.fsync();
-        }
-      }
+      byte[][] data = twoFiles(writer, "/idle", 12 * CHUNK, 42);
       PcsClient.Options o = new PcsClient.Options();
       o.readAhead = 6 * CHUNK;
       o.readAheadBudget = 6 * CHUNK; // one reader's window fills it
