@@ -49,10 +49,21 @@ public final class RecordingProxy implements AutoCloseable {
         if (fromServer) {
           this.fromServer.addAndGet(n);
         }
-        out.write(buf, 0, n);
+        int piece = fromServer ? dribble : 0;
+        if (piece == 0) {
+          out.write(buf, 0, n);
+        } else {
+          for (int at = 0; at < n; at += piece) {
+            out.write(buf, at, Math.min(piece, n - at));
+            out.flush();
+            Thread.sleep(DRIBBLE_PAUSE_MS);
+          }
+        }
       }
     } catch (IOException e) {
       // one side closed: the relay ends
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     } finally {
       try {
         from.close();
@@ -61,6 +72,18 @@ public final class RecordingProxy implements AutoCloseable {
         // already closed
       }
     }
+  }
+
+  private static final long DRIBBLE_PAUSE_MS = 20;
+  /** Bytes of the server's stream passed on every DRIBBLE_PAUSE_MS (0: as fast as they come). */
+  private volatile int dribble;
+
+  /**
+   * From now on the server's bytes reach clients `piece` bytes at a time, 20 ms apart: a peer that
+   * keeps answering, each packet well inside any socket timeout, yet never finishes in time.
+   */
+  public void dribbleServer(int piece) {
+    dribble = piece;
   }
 
   public String address() {

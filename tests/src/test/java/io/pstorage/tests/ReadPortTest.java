@@ -52,7 +52,6 @@ class ReadPortTest {
     }
   }
 
-  /** A connection to the read port with the TLS handshake done, as a client of the cluster. */
   /** A read-port connection through the TLS handshake and the key exchange, ready for sealed frames. */
   private static SealedLink connected(ClusterTls tls, ReadPortServer port) throws Exception {
     java.net.Socket s = new java.net.Socket();
@@ -112,6 +111,34 @@ class ReadPortTest {
           assertNotEquals(StatusCode.OK, wrongCluster.getStatus(), "a request naming another cluster is refused");
           assertTrue(wrongCluster.getData().isEmpty());
         }
+      }
+    }
+  }
+
+  @Test
+  void aReplyThatTricklesInPastTheTimeoutFailsTheReadAtTheTimeout(@TempDir Path dir) throws Exception {
+    try (DataCluster c = DataPathTest.cluster(dir, false, 0)) {
+      byte[] model = writeFile(c.client(), "/slow", 5);
+      ChunkInfo first;
+      try (MdsClient m = c.mdsClient(Duration.ofSeconds(30))) {
+        first = m.chunks(m.lookup(MdsClient.ROOT, "slow").getIno(), 0, 1).get(0);
+      }
+      String[] port = first.getReplicaReadAddresses(0).split(":");
+      ChunkReadRequest whole = ChunkReadRequest.newBuilder().setCluster("data").setChunkId(first.getChunkId())
+          .setVersion(first.getVersion()).setLength(DataPathTest.CHUNK).build();
+      try (RecordingProxy wire = new RecordingProxy(port[0], Integer.parseInt(port[1]));
+          ReadPortClient rp = new ReadPortClient(ClusterTls.forCluster("data"))) {
+        ChunkReadReply clean = rp.read(wire.address(), whole, 1_000);
+        assertEquals(StatusCode.OK, clean.getStatus(), clean.getMessage());
+        assertArrayEquals(Arrays.copyOf(model, DataPathTest.CHUNK), clean.getData().toByteArray(), "through the relay");
+        // 1 KiB every 20 ms: every socket read is answered well inside the 1 s timeout, but the
+        // 256 KiB reply would take 5 s. The read must give up at its timeout (and the client turn
+        // to another replica), not wait for the last byte.
+        wire.dribbleServer(1024);
+        long t0 = System.nanoTime();
+        assertThrows(java.net.SocketTimeoutException.class, () -> rp.read(wire.address(), whole, 1_000));
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(ms < 3_000, "the read gave up after " + ms + " ms, its timeout is 1000 ms");
       }
     }
   }

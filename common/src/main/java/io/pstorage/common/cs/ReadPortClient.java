@@ -49,7 +49,8 @@ public final class ReadPortClient implements AutoCloseable {
    * restarted) is retried once on a new connection: a read changes nothing.
    * @throws Unavailable when no connection could be made (refused, unreachable, TLS failed): the
    *     request was never sent, so another path to the same CS may be tried
-   * @throws SocketTimeoutException when the CS took the request but did not answer within timeoutMs
+   * @throws SocketTimeoutException when the CS took the request but its whole answer did not
+   *     arrive within timeoutMs
    * @throws IOException when the connection broke during the read
    */
   public ChunkReadReply read(String address, ChunkReadRequest q, int timeoutMs) throws IOException {
@@ -145,7 +146,7 @@ public final class ReadPortClient implements AutoCloseable {
     ChunkReadReply call(ChunkReadRequest q, int timeoutMs) throws IOException {
       link.socket().setSoTimeout(timeoutMs);
       link.send(q);
-      byte[] reply = link.receive(MAX_REPLY);
+      byte[] reply = link.receive(MAX_REPLY, timeoutMs); // the whole reply, not each socket read
       if (reply == null) {
         throw new java.io.EOFException("the chunk server closed the connection");
       }

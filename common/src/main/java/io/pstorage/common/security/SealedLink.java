@@ -66,6 +66,7 @@ public final class SealedLink implements AutoCloseable {
       r -> Thread.ofPlatform().name("sealed-link-deadlines").daemon().unstarted(r));
 
   private final Socket socket;
+  private final DeadlineInput raw;
   private final InputStream in;
   private final OutputStream out;
   private final Direction send;
@@ -82,7 +83,8 @@ public final class SealedLink implements AutoCloseable {
 
   private SealedLink(Socket socket, byte[] sendKey, byte[] receiveKey) throws IOException {
     this.socket = socket;
-    this.in = new BufferedInputStream(socket.getInputStream(), 8 << 10);
+    this.raw = new DeadlineInput(socket);
+    this.in = new BufferedInputStream(raw, 8 << 10);
     this.out = socket.getOutputStream();
     this.send = new Direction(sendKey, Cipher.ENCRYPT_MODE);
     this.receive = new Direction(receiveKey, Cipher.DECRYPT_MODE);
@@ -273,6 +275,26 @@ public final class SealedLink implements AutoCloseable {
     return plain;
   }
 
+  /**
+   * Like {@link #receive(int)}, but the whole message must arrive within deadlineMs: SO_TIMEOUT
+   * alone bounds each socket read, and a peer sending a few bytes at a time (a failing disk, an
+   * overloaded host) would hold the caller for as long as it likes.
+   * @throws java.net.SocketTimeoutException when the deadline passed first
+   */
+  public byte[] receive(int max, long deadlineMs) throws IOException {
+    int perRead = socket.getSoTimeout();
+    raw.until(System.nanoTime() + deadlineMs * 1_000_000, deadlineMs, perRead);
+    try {
+      return receive(max);
+    } catch (IOException e) {
+      broken = true; // even before its first byte: the late reply would be taken for the next one's
+      throw e;
+    } finally {
+      raw.until(Long.MAX_VALUE, 0, 0);
+      socket.setSoTimeout(perRead);
+    }
+  }
+
   private void readFully(byte[] b, int off, int len) throws IOException {
     int got = in.readNBytes(b, off, len);
     if (got != len) {
@@ -376,6 +398,57 @@ public final class SealedLink implements AutoCloseable {
       }
       seal();
       out.flush();
+    }
+  }
+
+  /**
+   * The socket's input with an optional deadline for a whole message: before each read the
+   * socket's timeout is set to what is left of it (a field store, no system call).
+   */
+  private static final class DeadlineInput extends InputStream {
+    private final Socket socket;
+    private final InputStream in;
+    private long deadlineNanos = Long.MAX_VALUE; // used by the one thread that uses the link
+    private long deadlineMs;
+    private int perRead;
+
+    DeadlineInput(Socket socket) throws IOException {
+      this.socket = socket;
+      this.in = socket.getInputStream();
+    }
+
+    void until(long deadlineNanos, long deadlineMs, int perRead) {
+      this.deadlineNanos = deadlineNanos;
+      this.deadlineMs = deadlineMs;
+      this.perRead = perRead == 0 ? Integer.MAX_VALUE : perRead;
+    }
+
+    private void bound() throws IOException {
+      if (deadlineNanos == Long.MAX_VALUE) {
+        return;
+      }
+      long leftMs = (deadlineNanos - System.nanoTime() + 999_999) / 1_000_000;
+      if (leftMs <= 0) {
+        throw new java.net.SocketTimeoutException("no whole message within " + deadlineMs + " ms");
+      }
+      socket.setSoTimeout((int) Math.min(leftMs, perRead));
+    }
+
+    @Override
+    public int read() throws IOException {
+      bound();
+      return in.read();
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      bound();
+      return in.read(b, off, len);
+    }
+
+    @Override
+    public int available() throws IOException {
+      return in.available();
     }
   }
 
