@@ -83,6 +83,7 @@ public final class PcsClient implements AutoCloseable {
   final AtomicLong readAheadBytes = new AtomicLong();
   /** Open handles that may hold read-ahead: where an idle one's is taken back from. */
   private final Set<PcsFile> readingAhead = ConcurrentHashMap.newKeySet();
+  private final AtomicLong lastReclaim = new AtomicLong(System.nanoTime() - 1_000_000_000L);
 
   /** Connects to the cluster named in /etc/pstorage/clusters/NAME/bs.list (or $PSTORAGE_CONFIG_ROOT). */
   public static PcsClient connect(String cluster) throws IOException {
@@ -157,6 +158,12 @@ public final class PcsClient implements AutoCloseable {
    */
   void reclaimIdleReadAhead(PcsFile asking) {
     long now = System.nanoTime();
+    long last = lastReclaim.get();
+    // At most ten passes a second: with the budget used up every sequential read asks, and a
+    // mount may have thousands of images open.
+    if (now - last < 100_000_000L || !lastReclaim.compareAndSet(last, now)) {
+      return;
+    }
     for (PcsFile f : readingAhead) {
       if (f != asking) {
         f.dropReadAheadIfIdle(now, options.readAheadIdle.toNanos());

@@ -138,8 +138,12 @@ public final class PcsFile implements AutoCloseable {
       readAhead(end, size);
     }
     account();
+    if (closed) {
+      releaseReadAhead(); // close() ran during this read and may have missed what it added
+    }
     join(parts);
     lastReadEnd = end;
+    lastReadNanos = System.nanoTime(); // a read that waited long on a replica was not idle
     return (int) (end - pos);
   }
 
@@ -163,7 +167,8 @@ public final class PcsFile implements AutoCloseable {
   /**
    * Keeps the next readAhead bytes in flight and drops units the reader has passed. New units
    * start only while the client's read-ahead total is under its budget: many sequential readers
-   * share it instead of each holding the whole window.
+   * share it instead of each holding the whole window, and when it is used up, handles that
+   * stopped reading give theirs back first (PcsClient.reclaimIdleReadAhead).
    */
   private void readAhead(long from, long size) {
     long limit = Math.min(size, from + client.options.readAhead);
@@ -187,6 +192,12 @@ public final class PcsFile implements AutoCloseable {
         break;
       }
     }
+  }
+
+  private void releaseReadAhead() {
+    ahead.clear();
+    account();
+    client.heldNoReadAhead(this);
   }
 
   /** Bytes this handle holds in read-ahead. */
@@ -237,10 +248,8 @@ public final class PcsFile implements AutoCloseable {
     if (closed) {
       return;
     }
-    closed = true;
-    ahead.clear();
-    account();
-    client.heldNoReadAhead(this);
+    closed = true; // before the release: a read running now sees it and releases what it adds
+    releaseReadAhead();
     try {
       state.flush();
     } finally {

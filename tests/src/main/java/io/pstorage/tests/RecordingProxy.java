@@ -14,7 +14,11 @@ public final class RecordingProxy implements AutoCloseable {
   private final ByteArrayOutputStream seen = new ByteArrayOutputStream();
   /** Offset in each connection's server-to-client stream of a byte to flip (an active attacker); -1 = none. */
   private volatile long alterAt = -1;
+  private volatile long alterClientAt = -1;
+  private volatile long replayFrom = -1;
+  private volatile int replayLen;
   private final java.util.concurrent.atomic.AtomicLong fromServer = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong fromClient = new java.util.concurrent.atomic.AtomicLong();
 
   public RecordingProxy(String targetHost, int targetPort) throws IOException {
     listen = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
@@ -35,20 +39,49 @@ public final class RecordingProxy implements AutoCloseable {
   private void pump(Socket from, Socket to, boolean fromServer) {
     byte[] buf = new byte[64 << 10];
     long passed = 0;
+    // This connection's copy of the server's bytes in [replayFrom, replayFrom + replayLen), sent
+    // a second time right after them (a replayed segment).
+    long replayFrom = -1;
+    int replayLen = 0;
+    java.io.ByteArrayOutputStream replay = new java.io.ByteArrayOutputStream();
     try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
       int n;
       while ((n = in.read(buf)) > 0) {
         synchronized (seen) {
           seen.write(buf, 0, n);
         }
-        long flip = alterAt;
-        if (fromServer && flip >= passed && flip < passed + n) {
+        long flip = fromServer ? alterAt : alterClientAt;
+        if (flip >= passed && flip < passed + n) {
           buf[(int) (flip - passed)] ^= 0x01;
         }
-        passed += n;
         if (fromServer) {
           this.fromServer.addAndGet(n);
+        } else {
+          this.fromClient.addAndGet(n);
         }
+        if (fromServer && replayFrom < 0 && this.replayFrom >= passed) {
+          replayFrom = this.replayFrom; // asked for while this connection is open: ahead of it still
+          replayLen = this.replayLen;
+          this.replayFrom = -1; // once
+        }
+        if (replayFrom >= 0) {
+          long a = Math.max(passed, replayFrom), b = Math.min(passed + n, replayFrom + replayLen);
+          if (a < b) {
+            replay.write(buf, (int) (a - passed), (int) (b - a));
+          }
+          if (replayFrom + replayLen <= passed + n) { // the range is complete inside this read
+            int cut = (int) (replayFrom + replayLen - passed);
+            out.write(buf, 0, cut);
+            replay.writeTo(out);
+            out.write(buf, cut, n - cut);
+            passed += n;
+            published(fromServer, passed);
+            replayFrom = -1;
+            continue;
+          }
+        }
+        passed += n;
+        published(fromServer, passed);
         int piece = fromServer ? dribble : 0;
         if (piece == 0) {
           out.write(buf, 0, n);
@@ -90,14 +123,61 @@ public final class RecordingProxy implements AutoCloseable {
     return "127.0.0.1:" + listen.getLocalPort();
   }
 
-  /** From now on, connections opened through the relay get the byte at this offset of each reply stream flipped. */
+  /**
+   * The byte at this offset of each connection's reply stream is flipped, from now on (in the
+   * open connection too, if it has not passed it yet).
+   */
   public void alterServerByteAt(long offset) {
     alterAt = offset;
+  }
+
+  /** The same for each connection's stream from the client to the server. */
+  public void alterClientByteAt(long offset) {
+    alterClientAt = offset;
+  }
+
+  /**
+   * The open connection's server bytes at [offset, offset + len) (offsets in its own stream, see
+   * {@link #serverStreamPosition}) are sent twice, the copy right after the original: a replayed
+   * stretch of the stream, as an attacker could send. Once.
+   */
+  public void replayServerBytes(long offset, int len) {
+    replayLen = len;
+    replayFrom = offset;
+  }
+
+  private volatile long serverStreamPos, clientStreamPos;
+
+  private void published(boolean fromServer, long passed) {
+    if (fromServer) {
+      serverStreamPos = passed;
+    } else {
+      clientStreamPos = passed;
+    }
+  }
+
+  /**
+   * Bytes relayed so far in the newest connection from the server: with one connection at a time,
+   * the offset in its stream where the next reply starts. (A TLS session resumed by a later
+   * connection makes handshakes differ in length, so offsets are taken per connection.)
+   */
+  public long serverStreamPosition() {
+    return serverStreamPos;
+  }
+
+  /** The same for the stream from the client. */
+  public long clientStreamPosition() {
+    return clientStreamPos;
   }
 
   /** Bytes relayed from the server to clients, over all connections. */
   public long bytesFromServer() {
     return fromServer.get();
+  }
+
+  /** Bytes relayed from clients to the server, over all connections. */
+  public long bytesFromClient() {
+    return fromClient.get();
   }
 
   public byte[] seen() {

@@ -452,7 +452,7 @@ class DataPathTest {
       PcsClient.Options o = new PcsClient.Options();
       o.readAhead = 6 * CHUNK;
       o.readAheadBudget = 6 * CHUNK; // one reader's window fills it
-      o.readAheadIdle = Duration.ofMillis(300);
+      o.readAheadIdle = Duration.ofHours(1);
       try (PcsClient reader = c.client(o); PcsFile stopped = reader.open("/idle0"); PcsFile next = reader.open("/idle1")) {
         byte[] got = new byte[CHUNK];
         for (int u = 0; u < 2; u++) {
@@ -460,7 +460,13 @@ class DataPathTest {
         }
         assertTrue(stopped.readAheadHeld() >= 4L * CHUNK, "the first reader holds " + stopped.readAheadHeld());
         Thread.sleep(600); // it stays open but reads nothing: an image a VM is not reading now
-        for (int u = 0; u < 4; u++) {
+        for (int u = 0; u < 3; u++) { // not idle long enough (an hour): it keeps its window
+          assertEquals(CHUNK, next.read((long) u * CHUNK, got, 0, CHUNK));
+        }
+        assertTrue(stopped.readAheadHeld() >= 4L * CHUNK, "read-ahead taken from a reader idle for less than readAheadIdle");
+        o.readAheadIdle = Duration.ofMillis(300); // the client reads its options as it goes
+        Thread.sleep(200); // past the client's pace for looking at other handles (10 a second)
+        for (int u = 3; u < 6; u++) {
           assertEquals(CHUNK, next.read((long) u * CHUNK, got, 0, CHUNK));
           assertArrayEquals(Arrays.copyOfRange(data[1], u * CHUNK, (u + 1) * CHUNK), got, "second file, unit " + u);
         }

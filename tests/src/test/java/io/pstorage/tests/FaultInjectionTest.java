@@ -320,10 +320,10 @@ class FaultInjectionTest {
         net.heal();
         long healAt = System.nanoTime();
         // The old leader rejoins as a follower. How soon depends on how long it was cut off: the
-        // connections between it and its peers wait out TCP retransmission and gRPC reconnect
-        // backoff, both doubling while the link is down (`ss` showed rto 3.4 s after an 18 s cut),
-        // so the next try after the heal may be about as far away as the cut was long. Hence 30 s
-        // plus the cut's length, not a fixed bound.
+        // connections between it and its peers wait out TCP's retransmission timer (it doubles
+        // while the link is down: `ss` showed rto 3.4 s after an 18 s cut) and gRPC's reconnect
+        // backoff (x1.6 per failed attempt), so the next try after the heal grows with the cut.
+        // Hence 30 s plus the cut's length, not a fixed bound.
         awaitFollower(m, g, 0, Duration.ofSeconds(30).plusNanos(healAt - cutAt), net::isolatedSockets);
         System.out.printf(Locale.ROOT, "FAULTS mds member 1 new_leader_after_s=%.1f cut_s=%.1f rejoined_after_heal_s=%.1f%n",
             (electedAt - cutAt) / 1e9, (healAt - cutAt) / 1e9, (System.nanoTime() - healAt) / 1e9);
@@ -360,9 +360,14 @@ class FaultInjectionTest {
         // the report. Its log and threads first, what it answered last: CI shows a report's end.
         Path log = g.config(i).dataDir.resolve("mds.log");
         String tail = logTail(log, 60);
-        String threads = Signals.threadDump(g.pid(i), log);
+        String threads;
+        try {
+          threads = g.running(i) ? Signals.threadDump(g.pid(i), log) : "(its process has exited)";
+        } catch (IOException | RuntimeException e) {
+          threads = "(no thread dump: " + e + ")"; // the report below matters more than the dump
+        }
         fail("mds " + g.config(i).nodeId + " did not rejoin as a follower in " + timeout + ". The end of its log:\n"
-            + tail + "\nIts threads:\n" + threads + "Its TCP connections:\n" + sockets.get()
+            + tail + "\nIts threads:\n" + threads + "\nIts TCP connections:\n" + sockets.get()
             + "\nIts last answer: " + (last == null ? "ok" : last.getMessage()) + "; status says " + st.getMdsList());
       }
       Thread.sleep(250);

@@ -128,7 +128,7 @@ class ReadPortTest {
           .setVersion(first.getVersion()).setLength(DataPathTest.CHUNK).build();
       try (RecordingProxy wire = new RecordingProxy(port[0], Integer.parseInt(port[1]));
           ReadPortClient rp = new ReadPortClient(ClusterTls.forCluster("data"))) {
-        ChunkReadReply clean = rp.read(wire.address(), whole, 1_000);
+        ChunkReadReply clean = rp.read(wire.address(), whole, 10_000); // connects, and is kept for the next
         assertEquals(StatusCode.OK, clean.getStatus(), clean.getMessage());
         assertArrayEquals(Arrays.copyOf(model, DataPathTest.CHUNK), clean.getData().toByteArray(), "through the relay");
         // 1 KiB every 20 ms: every socket read is answered well inside the 1 s timeout, but the

@@ -106,6 +106,57 @@ class SealedLinkTest {
   }
 
   @Test
+  void anAlteredHeaderARequestAlteredOnItsWayOrAReplayedSegmentIsRefused() throws Exception {
+    ClusterTls tls = TestCredentials.install("sealed");
+    try (ServerSocket server = echoServer(tls);
+        RecordingProxy wire = new RecordingProxy("127.0.0.1", server.getLocalPort())) {
+      String[] at = wire.address().split(":");
+      byte[] m = new byte[300_000];
+      new Random(5).nextBytes(m);
+      // Each connection first exchanges m untouched; the attack aims at what follows, at offsets
+      // in that connection's own streams.
+      // The length is bound into every segment. Two segments and one byte, 0x020001 bytes: its
+      // last bit flipped makes exactly two whole segments, which would open one by one and hand
+      // over a message cut short if the length were not bound into them. It fails the first.
+      byte[] h = Arrays.copyOf(m, 2 * (64 << 10) + 1);
+      try (SealedLink attacked = connect(tls, at[0], Integer.parseInt(at[1]))) {
+        attacked.sendBytes(m);
+        assertArrayEquals(m, attacked.receive(MAX), "the first echo, before the altered length");
+        wire.alterServerByteAt(wire.serverStreamPosition() + 3);
+        attacked.sendBytes(h);
+        SealedLink.FrameException e = assertThrows(SealedLink.FrameException.class, () -> attacked.receive(MAX));
+        assertTrue(e.getMessage().contains("integrity"), e.getMessage());
+      }
+      wire.alterServerByteAt(-1);
+      // The first segment of the second echo sent twice: the copy is opened as the second segment
+      // (the next nonce) and fails.
+      try (SealedLink attacked = connect(tls, at[0], Integer.parseInt(at[1]))) {
+        attacked.sendBytes(m);
+        assertArrayEquals(m, attacked.receive(MAX), "the first echo, before the replay");
+        wire.replayServerBytes(wire.serverStreamPosition() + 4, (64 << 10) + 16);
+        attacked.sendBytes(m);
+        SealedLink.FrameException e = assertThrows(SealedLink.FrameException.class, () -> attacked.receive(MAX));
+        assertTrue(e.getMessage().contains("integrity"), e.getMessage());
+      }
+      // The other direction: the server refuses the altered second request and ends the
+      // connection, so the client gets no second echo at all, least of all an altered one.
+      try (SealedLink attacked = connect(tls, at[0], Integer.parseInt(at[1]))) {
+        attacked.sendBytes(m);
+        assertArrayEquals(m, attacked.receive(MAX), "the first echo, before the altered request");
+        wire.alterClientByteAt(wire.clientStreamPosition() + 200_000);
+        attacked.sendBytes(m);
+        byte[] second;
+        try {
+          second = attacked.receive(MAX);
+        } catch (IOException ended) {
+          second = null; // the server closed mid-stream or reset: as good as the end
+        }
+        assertNull(second, "the server echoed a request altered on its way");
+      }
+    }
+  }
+
+  @Test
   void aPeerDribblingItsHandshakeIsCutOffAtTheDeadline() throws Exception {
     ClusterTls tls = TestCredentials.install("sealed");
     try (ServerSocket server = echoServer(tls); Socket s = new Socket()) {

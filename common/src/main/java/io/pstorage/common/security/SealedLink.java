@@ -279,9 +279,13 @@ public final class SealedLink implements AutoCloseable {
    * Like {@link #receive(int)}, but the whole message must arrive within deadlineMs: SO_TIMEOUT
    * alone bounds each socket read, and a peer sending a few bytes at a time (a failing disk, an
    * overloaded host) would hold the caller for as long as it likes.
+   * @param deadlineMs more than 0
    * @throws java.net.SocketTimeoutException when the deadline passed first
    */
   public byte[] receive(int max, long deadlineMs) throws IOException {
+    if (deadlineMs <= 0) {
+      throw new IllegalArgumentException("a deadline of " + deadlineMs + " ms");
+    }
     int perRead = socket.getSoTimeout();
     raw.until(System.nanoTime() + deadlineMs * 1_000_000, deadlineMs, perRead);
     try {
@@ -291,7 +295,9 @@ public final class SealedLink implements AutoCloseable {
       throw e;
     } finally {
       raw.until(Long.MAX_VALUE, 0, 0);
-      socket.setSoTimeout(perRead);
+      if (!socket.isClosed()) { // closed by a deadline or a failure: the exception above says why
+        socket.setSoTimeout(perRead);
+      }
     }
   }
 

@@ -88,9 +88,13 @@ public final class NetworkPartition implements AutoCloseable {
    */
   public String isolatedSockets() {
     try {
+      // A few connections: their listing fits the pipe, so ss finishes before we read it.
       Process p = new ProcessBuilder("ip", "netns", "exec", ns, "ss", "-tnoi").redirectErrorStream(true).start();
-      String out = new String(p.getInputStream().readAllBytes()).trim();
-      return p.waitFor(10, TimeUnit.SECONDS) ? out : "(ss did not finish)";
+      if (!p.waitFor(10, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        return "(ss did not finish in 10 s)";
+      }
+      return new String(p.getInputStream().readAllBytes()).trim();
     } catch (IOException e) {
       return "(cannot run ss in " + ns + ": " + e.getMessage() + ")";
     } catch (InterruptedException e) {

@@ -34,7 +34,7 @@ public final class Signals {
           java.nio.charset.StandardCharsets.UTF_8);
     }
     StringBuilder kept = new StringBuilder();
-    for (String thread : dump.split("\n\s*\n")) {
+    for (String thread : dump.split("\n\\s*\n")) {
       if (thread.startsWith("\"") && (thread.contains("BLOCKED") || thread.contains("io.pstorage")
           || thread.contains("StateMachineUpdater") || thread.contains("LeaderElection"))) {
         kept.append(thread.lines().limit(30).collect(java.util.stream.Collectors.joining("\n"))).append("\n\n");
