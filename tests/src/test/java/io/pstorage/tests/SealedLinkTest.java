@@ -54,6 +54,18 @@ class SealedLinkTest {
     return SealedLink.client(tls.socketContext(), s, host, port, 10_000);
   }
 
+  /** A client link through the relay in front of the echo server. */
+  private static SealedLink through(ClusterTls tls, RecordingProxy wire) throws IOException {
+    String[] at = wire.address().split(":");
+    return connect(tls, at[0], Integer.parseInt(at[1]));
+  }
+
+  private static byte[] randomBytes(int n, long seed) {
+    byte[] m = new byte[n];
+    new Random(seed).nextBytes(m);
+    return m;
+  }
+
   @Test
   void messagesOfEverySizeArriveWholeAndIdentical() throws Exception {
     ClusterTls tls = TestCredentials.install("sealed");
@@ -78,16 +90,14 @@ class SealedLinkTest {
     ClusterTls tls = TestCredentials.install("sealed");
     try (ServerSocket server = echoServer(tls);
         RecordingProxy wire = new RecordingProxy("127.0.0.1", server.getLocalPort())) {
-      String[] at = wire.address().split(":");
-      byte[] m = new byte[300_000];
-      new Random(3).nextBytes(m);
+      byte[] m = randomBytes(300_000, 3);
       long oneEcho;
-      try (SealedLink clean = connect(tls, at[0], Integer.parseInt(at[1]))) {
+      try (SealedLink clean = through(tls, wire)) {
         clean.sendBytes(m);
         assertArrayEquals(m, clean.receive(MAX), "through the relay, untouched");
         oneEcho = wire.bytesFromServer(); // the handshake and one echo, as a connection's stream sees them
       }
-      try (SealedLink limited = connect(tls, at[0], Integer.parseInt(at[1]))) {
+      try (SealedLink limited = through(tls, wire)) {
         // The receiver's limit is checked on the length, before anything is allocated or read.
         limited.sendBytes(m);
         SealedLink.FrameException big = assertThrows(SealedLink.FrameException.class, () -> limited.receive(m.length - 1));
@@ -95,7 +105,7 @@ class SealedLinkTest {
       }
       // One bit flipped 200,000 bytes into the second echo: that echo is refused as a whole.
       wire.alterServerByteAt(oneEcho + 200_000);
-      try (SealedLink attacked = connect(tls, at[0], Integer.parseInt(at[1]))) {
+      try (SealedLink attacked = through(tls, wire)) {
         attacked.sendBytes(m);
         attacked.sendBytes(m);
         assertArrayEquals(m, attacked.receive(MAX), "the first echo, before the altered byte");
@@ -110,16 +120,14 @@ class SealedLinkTest {
     ClusterTls tls = TestCredentials.install("sealed");
     try (ServerSocket server = echoServer(tls);
         RecordingProxy wire = new RecordingProxy("127.0.0.1", server.getLocalPort())) {
-      String[] at = wire.address().split(":");
-      byte[] m = new byte[300_000];
-      new Random(5).nextBytes(m);
+      byte[] m = randomBytes(300_000, 5);
       // Each connection first exchanges m untouched; the attack aims at what follows, at offsets
       // in that connection's own streams.
       // The length is bound into every segment. Two segments and one byte, 0x020001 bytes: its
       // last bit flipped makes exactly two whole segments, which would open one by one and hand
       // over a message cut short if the length were not bound into them. It fails the first.
       byte[] h = Arrays.copyOf(m, 2 * (64 << 10) + 1);
-      try (SealedLink attacked = connect(tls, at[0], Integer.parseInt(at[1]))) {
+      try (SealedLink attacked = through(tls, wire)) {
         attacked.sendBytes(m);
         assertArrayEquals(m, attacked.receive(MAX), "the first echo, before the altered length");
         wire.alterServerByteAt(wire.serverStreamPosition() + 3);
@@ -130,7 +138,7 @@ class SealedLinkTest {
       wire.alterServerByteAt(-1);
       // The first segment of the second echo sent twice: the copy is opened as the second segment
       // (the next nonce) and fails.
-      try (SealedLink attacked = connect(tls, at[0], Integer.parseInt(at[1]))) {
+      try (SealedLink attacked = through(tls, wire)) {
         attacked.sendBytes(m);
         assertArrayEquals(m, attacked.receive(MAX), "the first echo, before the replay");
         wire.replayServerBytes(wire.serverStreamPosition() + 4, (64 << 10) + 16);
@@ -140,7 +148,7 @@ class SealedLinkTest {
       }
       // The other direction: the server refuses the altered second request and ends the
       // connection, so the client gets no second echo at all, least of all an altered one.
-      try (SealedLink attacked = connect(tls, at[0], Integer.parseInt(at[1]))) {
+      try (SealedLink attacked = through(tls, wire)) {
         attacked.sendBytes(m);
         assertArrayEquals(m, attacked.receive(MAX), "the first echo, before the altered request");
         wire.alterClientByteAt(wire.clientStreamPosition() + 200_000);
