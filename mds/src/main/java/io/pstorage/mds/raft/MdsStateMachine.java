@@ -202,6 +202,10 @@ public final class MdsStateMachine extends BaseStateMachine {
       throw new IllegalStateException("MDS stopped applying after a fatal error", fatal);
     }
     MdsLogResult.Builder results = MdsLogResult.newBuilder();
+    // Only the leader that submitted the entry has a future waiting for its results (a follower's,
+    // or an entry of an earlier leader, goes to Ratis's retry cache and no further): the others
+    // apply the same writes but build no answers.
+    boolean answering = trx.getClientRequest() != null;
     long t0 = System.nanoTime();
     MdsLogEntry e;
     storeLock.readLock().lock();
@@ -209,7 +213,10 @@ public final class MdsStateMachine extends BaseStateMachine {
       noteTerm(ti.getTerm(), t); // before this entry's creates
       e = entryOf(trx, entry);
       for (MdsRequest op : e.getOpsList()) {
-        results.addResults(applyOne(new ApplyContext(t, e.getTime(), op.getHeader()), op));
+        MdsResponse r = applyOne(new ApplyContext(t, e.getTime(), op.getHeader()), op, answering);
+        if (answering) {
+          results.addResults(r);
+        }
       }
       retries.expire(t, e.getTime().getSec() - retryKeepSeconds);
       t.put(Column.META, APPLIED_KEY, Keys.concat(Keys.u64(ti.getTerm()), Keys.u64(ti.getIndex())));
@@ -226,10 +233,7 @@ public final class MdsStateMachine extends BaseStateMachine {
     }
     updateLastAppliedTermIndex(ti);
     applyStats.record(e.getOpsCount(), System.nanoTime() - t0);
-    // Only the leader that submitted the entry has a future waiting for its results (a follower's,
-    // or an entry of an earlier leader, goes to Ratis's retry cache and no further).
-    return CompletableFuture.completedFuture(
-        trx.getClientRequest() == null ? Message.EMPTY : new LocalMessage<>(results.build()));
+    return CompletableFuture.completedFuture(answering ? new LocalMessage<>(results.build()) : Message.EMPTY);
   }
 
   /**
@@ -268,9 +272,16 @@ public final class MdsStateMachine extends BaseStateMachine {
     super.notifyTermIndexUpdated(term, index);
   }
 
-  /** One client operation, at most once: a retry of an applied call gets its first answer. */
-  private MdsResponse applyOne(ApplyContext cx, MdsRequest op) {
+  /**
+   * One client operation, at most once: a retry of an applied call gets its first answer. The
+   * directories it changed are added to the answer only where someone gets it (answering); the
+   * writes, and the answer kept for retries, are the same on every replica.
+   */
+  private MdsResponse applyOne(ApplyContext cx, MdsRequest op, boolean answering) {
     MdsResponse r = retries.applyOnce(cx.txn(), op.getHeader(), cx.now().getSec(), () -> mutate(cx, op));
+    if (!answering) {
+      return r;
+    }
     try {
       return Operations.withChangedDirectories(cx.txn(), op, r);
     } catch (PcsException e) {
