@@ -25,12 +25,23 @@ final class OpStats {
   }
 
   private final Map<String, Op> ops = new ConcurrentHashMap<>();
+  /** The same names, for calls that failed (logged as NAME_err): no string built per failed call. */
+  private final Map<String, Op> failed = new ConcurrentHashMap<>();
   private final AtomicLong windowStart = new AtomicLong(System.nanoTime());
 
   void record(String name, long startNanos) {
+    record(ops, name, startNanos);
+  }
+
+  /** A call that returned an error: timed apart (a negative lookup, ENOENT, is not a found one). */
+  void recordFailed(String name, long startNanos) {
+    record(failed, name, startNanos);
+  }
+
+  private void record(Map<String, Op> table, String name, long startNanos) {
     long now = System.nanoTime();
     long took = now - startNanos;
-    Op o = ops.computeIfAbsent(name, k -> new Op());
+    Op o = table.computeIfAbsent(name, k -> new Op());
     o.count.increment();
     o.nanos.add(took);
     o.max.accumulateAndGet(took, Math::max);
@@ -43,7 +54,8 @@ final class OpStats {
   /** One line for the window just ended; counters restart (a record racing the reset lands in either window). */
   private void log(long windowSec) {
     StringBuilder b = new StringBuilder("fuse ops window_s=").append(windowSec);
-    ops.entrySet().stream()
+    java.util.stream.Stream.concat(ops.entrySet().stream(),
+            failed.entrySet().stream().map(e -> Map.entry(e.getKey() + "_err", e.getValue())))
         .map(e -> Map.entry(e.getKey(), new long[] {e.getValue().count.sumThenReset(),
             e.getValue().nanos.sumThenReset(), e.getValue().max.getAndSet(0)}))
         .filter(e -> e.getValue()[0] > 0)

@@ -87,11 +87,11 @@ public final class PcsFuse extends FuseStubFS {
       } else {
         LOG.warn("{} path={} failed: {}", name, path, e.getMessage());
       }
-      stats.record(name + "_err", start); // a negative lookup (ENOENT) is timed apart from a found one
+      stats.recordFailed(name, start);
       return -e.errno();
     } catch (RuntimeException e) {
       LOG.error("{} path={} failed", name, path, e);
-      stats.record(name + "_err", start);
+      stats.recordFailed(name, start);
       return -Errno.EIO;
     }
   }
