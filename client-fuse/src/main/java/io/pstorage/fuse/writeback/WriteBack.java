@@ -39,14 +39,18 @@ public final class WriteBack {
 
   private static final class Extent {
     final long start;
-    final byte[] buf;
+    /** The most it may hold: up to the next multiple of extentBytes. */
+    final int limit;
+    /** Its memory, as much as is taken from the budget; grows towards limit as writes append. */
+    byte[] buf;
     int len;
     long touchedNanos = System.nanoTime();
     CompletableFuture<Void> done;
 
-    Extent(long start, int capacity) {
+    Extent(long start, int limit, int size) {
       this.start = start;
-      this.buf = new byte[capacity];
+      this.limit = limit;
+      this.buf = new byte[size];
     }
 
     long end() {
@@ -65,8 +69,16 @@ public final class WriteBack {
   private final int extentBytes;
   private final Duration budgetWait;
   private Extent open; // guarded by this
+  /** Where the last extent ended: a write starting there continues a sequential stream. */
+  private long lastEnd = -1; // guarded by this
   /** Extents being written; completion removes them without taking this monitor (no lock cycle). */
   private final Set<Extent> inFlight = ConcurrentHashMap.newKeySet();
+  /**
+   * Extents of this file written out at once, at most: small random writes make many small extents,
+   * and every submit and size query walks the ones in flight.
+   */
+  static final int MAX_IN_FLIGHT = 256;
+  private final java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(MAX_IN_FLIGHT);
   private final AtomicReference<PcsException> failed = new AtomicReference<>();
 
   public WriteBack(long ino, Sink sink, Executor pool, MemoryBudget budget, int extentBytes, Duration budgetWait) {
@@ -83,7 +95,8 @@ public final class WriteBack {
     throwFailure();
     long srcOff = 0;
     while (srcOff < len) {
-      if (open != null && pos >= open.start && pos <= open.end() && pos < open.start + open.buf.length) {
+      if (open != null && pos >= open.start && pos <= open.end() && pos < open.start + open.limit
+          && room(open, (int) Math.min(open.limit, pos - open.start + (len - srcOff)))) {
         int at = (int) (pos - open.start);
         int n = (int) Math.min(len - srcOff, open.buf.length - at);
         src.copy(srcOff, open.buf, at, n);
@@ -91,7 +104,7 @@ public final class WriteBack {
         open.touchedNanos = System.nanoTime();
         pos += n;
         srcOff += n;
-        if (open.len == open.buf.length) {
+        if (open.len == open.limit) {
           submit(open);
           open = null;
         }
@@ -102,7 +115,12 @@ public final class WriteBack {
         open = null;
       }
       int capacity = (int) (extentBytes - pos % extentBytes);
-      if (!budget.take(capacity, budgetWait)) {
+      // A write that continues the last extent is a sequential stream: its extent gets all its
+      // room at once. Any other starts with what it needs and grows as writes append to it: a
+      // 4 KiB random write used to take (and zero) up to a whole extent of the budget, so 64 of
+      // them held 64 MiB and the rest waited, then wrote through.
+      int size = pos == lastEnd ? capacity : (int) Math.min(capacity, roundUp(len - srcOff));
+      if (!budget.take(size, budgetWait)) {
         // Every buffer is taken (many files with partial extents): write this piece through.
         int n = (int) Math.min(len - srcOff, capacity);
         byte[] b = new byte[n];
@@ -113,8 +131,31 @@ public final class WriteBack {
         srcOff += n;
         continue;
       }
-      open = new Extent(pos, capacity);
+      open = new Extent(pos, capacity, size);
     }
+  }
+
+  private static long roundUp(long n) {
+    return (n + BLOCK - 1) / BLOCK * BLOCK;
+  }
+
+  private static final int BLOCK = 4096;
+
+  /**
+   * Whether x has (or now got) memory for `need` bytes from its start: it grows to twice its size
+   * or to need, whichever is more, within its limit, if the budget has that much at once.
+   * Otherwise it is full: the caller writes it out and starts another.
+   */
+  private boolean room(Extent x, int need) {
+    if (need <= x.buf.length) {
+      return true;
+    }
+    int grown = (int) Math.min(x.limit, Math.max(roundUp(need), 2L * x.buf.length));
+    if (!budget.take(grown - x.buf.length, Duration.ZERO)) {
+      return false;
+    }
+    x.buf = java.util.Arrays.copyOf(x.buf, grown);
+    return true;
   }
 
   /** The end of the buffered data (0 when nothing is buffered): the file is at least this long. */
@@ -159,6 +200,9 @@ public final class WriteBack {
 
   /** Starts an extent's write; one overlapping an earlier extent still in flight waits for it. */
   private void submit(Extent x) {
+    lastEnd = x.end();
+    // Waiting here holds this file's monitor; safe, as completions release without taking it.
+    slots.acquireUninterruptibly();
     List<CompletableFuture<Void>> before = new ArrayList<>();
     for (Extent y : inFlight) {
       if (y.overlaps(x.start, x.end())) {
@@ -180,6 +224,7 @@ public final class WriteBack {
       } finally {
         inFlight.remove(x);
         budget.give(x.buf.length);
+        slots.release();
       }
       return null;
     }, pool);
