@@ -74,8 +74,9 @@ public final class WriteBack {
   /** Extents being written; completion removes them without taking this monitor (no lock cycle). */
   private final Set<Extent> inFlight = ConcurrentHashMap.newKeySet();
   /**
-   * Extents of this file written out at once, at most: small random writes make many small extents,
-   * and every submit and size query walks the ones in flight.
+   * Extents of this file in flight (queued or being written), at most: small random writes make
+   * many small extents, and every submit and size query walks the ones in flight. Past it an
+   * extent is written by the writer itself, as when memory is short.
    */
   static final int MAX_IN_FLIGHT = 256;
   private final java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(MAX_IN_FLIGHT);
@@ -200,9 +201,13 @@ public final class WriteBack {
 
   /** Starts an extent's write; one overlapping an earlier extent still in flight waits for it. */
   private void submit(Extent x) {
-    lastEnd = x.end();
-    // Waiting here holds this file's monitor; safe, as completions release without taking it.
-    slots.acquireUninterruptibly();
+    // Only a full extent marks a sequential stream: one cut short (the budget, the ager, a read)
+    // lets the next start small rather than wait for a whole extent's memory.
+    lastEnd = x.len == x.limit ? x.end() : -1;
+    if (!takeSlot()) {
+      writeNow(x); // this file has MAX_IN_FLIGHT extents queued already: as when memory is short
+      return;
+    }
     List<CompletableFuture<Void>> before = new ArrayList<>();
     for (Extent y : inFlight) {
       if (y.overlaps(x.start, x.end())) {
@@ -222,12 +227,38 @@ public final class WriteBack {
         failed.compareAndSet(null, new PcsException(StatusCode.IO_ERROR, "write-back failed: " + e, e));
         LOG.error("ino={} write-back of {} bytes at {} failed", ino, x.len, x.start, e);
       } finally {
-        inFlight.remove(x);
+        // Memory and slot back before the extent leaves inFlight: whoever saw it gone (drain)
+        // finds them returned.
         budget.give(x.buf.length);
         slots.release();
+        inFlight.remove(x);
       }
       return null;
     }, pool);
+  }
+
+  /** A slot for one more extent in flight, waiting up to budgetWait (the monitor is held). */
+  private boolean takeSlot() {
+    try {
+      return slots.tryAcquire(budgetWait.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** Writes x in the caller's thread, after any earlier extent it overlaps; a failure is kept for the next call. */
+  private void writeNow(Extent x) {
+    try {
+      awaitOverlapping(x.start, x.end());
+      sink.write(x.start, x.buf, 0, x.len);
+    } catch (PcsException e) {
+      if (failed.compareAndSet(null, e)) {
+        LOG.error("ino={} write of {} bytes at {} failed: {}", ino, x.len, x.start, e.getMessage());
+      }
+    } finally {
+      budget.give(x.buf.length);
+    }
   }
 
   private void awaitOverlapping(long pos, long end) throws PcsException {

@@ -24,6 +24,8 @@ class WriteBackTest {
   private static final class SlowFile implements WriteBack.Sink {
     final byte[] data;
     final List<Integer> sizes = Collections.synchronizedList(new ArrayList<>());
+    /** Writes wait until this opens (a chain that is slow right now). */
+    volatile java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(0);
 
     SlowFile(int size) {
       data = new byte[size];
@@ -32,6 +34,7 @@ class WriteBackTest {
     @Override
     public void write(long pos, byte[] src, int off, int len) {
       try {
+        gate.await();
         Thread.sleep(2);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -93,10 +96,10 @@ class WriteBackTest {
 
   @Test
   void sequentialWritesGoOutInWholeExtents() throws Exception {
-    try (Setup t = new Setup(8 << 20)) {
+    try (Setup t = new Setup(9 << 20)) {
       SlowFile file = t.file;
       WriteBack wb = t.wb;
-      byte[] model = new byte[file.data.length];
+      byte[] model = new byte[8 << 20];
       new Random(12).nextBytes(model);
       AtomicLong pos = new AtomicLong();
       for (int off = 0; off < model.length; off += 128 << 10) { // FUSE's largest write
@@ -104,9 +107,21 @@ class WriteBackTest {
         wb.write(pos.getAndAdd(b.length), b.length, from(b));
       }
       wb.drain();
-      assertArrayEquals(model, file.data);
+      assertArrayEquals(model, java.util.Arrays.copyOf(file.data, model.length));
       assertEquals(model.length / EXTENT, file.sizes.size(), "extents written " + file.sizes);
       assertTrue(file.sizes.stream().allMatch(n -> n == EXTENT), "extent sizes " + file.sizes);
+      // The stream goes on while its last extent is still being written: the next one takes a
+      // whole extent's memory at once instead of growing from 128 KiB.
+      file.gate = new java.util.concurrent.CountDownLatch(1);
+      byte[] more = java.util.Arrays.copyOf(model, 128 << 10);
+      for (int i = 0; i < 2; i++) {
+        wb.write(pos.getAndAdd(more.length), more.length, from(more));
+      }
+      wb.write(pos.getAndAdd(more.length), more.length, from(more));
+      assertEquals(2L * EXTENT, t.budget.used(), "the extent in flight and the next, whole");
+      file.gate.countDown();
+      wb.drain();
+      assertEquals(0, t.budget.used());
     }
   }
 }
