@@ -195,9 +195,13 @@ public final class PcsFile implements AutoCloseable {
   }
 
   private void releaseReadAhead() {
+    dropReadAhead();
+    client.heldNoReadAhead(this);
+  }
+
+  private void dropReadAhead() {
     ahead.clear();
     account();
-    client.heldNoReadAhead(this);
   }
 
   /** Bytes this handle holds in read-ahead. */
@@ -212,8 +216,7 @@ public final class PcsFile implements AutoCloseable {
    */
   void dropReadAheadIfIdle(long now, long idleNanos) {
     if (now - lastReadNanos > idleNanos && !ahead.isEmpty()) {
-      ahead.clear();
-      account();
+      dropReadAhead();
     }
   }
 

@@ -18,7 +18,6 @@ public final class RecordingProxy implements AutoCloseable {
   private volatile long replayFrom = -1;
   private volatile int replayLen;
   private final java.util.concurrent.atomic.AtomicLong fromServer = new java.util.concurrent.atomic.AtomicLong();
-  private final java.util.concurrent.atomic.AtomicLong fromClient = new java.util.concurrent.atomic.AtomicLong();
 
   public RecordingProxy(String targetHost, int targetPort) throws IOException {
     listen = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
@@ -56,8 +55,6 @@ public final class RecordingProxy implements AutoCloseable {
         }
         if (fromServer) {
           this.fromServer.addAndGet(n);
-        } else {
-          this.fromClient.addAndGet(n);
         }
         if (fromServer && replayFrom < 0 && this.replayFrom >= passed) {
           replayFrom = this.replayFrom; // asked for while this connection is open: ahead of it still
@@ -175,10 +172,6 @@ public final class RecordingProxy implements AutoCloseable {
     return fromServer.get();
   }
 
-  /** Bytes relayed from clients to the server, over all connections. */
-  public long bytesFromClient() {
-    return fromClient.get();
-  }
 
   public byte[] seen() {
     synchronized (seen) {

@@ -60,6 +60,12 @@ class SealedLinkTest {
     return connect(tls, at[0], Integer.parseInt(at[1]));
   }
 
+  /** The next message is refused as altered, replayed or out of order: never delivered. */
+  private static void assertFailsItsIntegrityCheck(SealedLink link) {
+    SealedLink.FrameException e = assertThrows(SealedLink.FrameException.class, () -> link.receive(MAX));
+    assertTrue(e.getMessage().contains("integrity"), e.getMessage());
+  }
+
   private static byte[] randomBytes(int n, long seed) {
     byte[] m = new byte[n];
     new Random(seed).nextBytes(m);
@@ -109,8 +115,7 @@ class SealedLinkTest {
         attacked.sendBytes(m);
         attacked.sendBytes(m);
         assertArrayEquals(m, attacked.receive(MAX), "the first echo, before the altered byte");
-        SealedLink.FrameException e = assertThrows(SealedLink.FrameException.class, () -> attacked.receive(MAX));
-        assertTrue(e.getMessage().contains("integrity"), e.getMessage());
+        assertFailsItsIntegrityCheck(attacked);
       }
     }
   }
@@ -132,8 +137,7 @@ class SealedLinkTest {
         assertArrayEquals(m, attacked.receive(MAX), "the first echo, before the altered length");
         wire.alterServerByteAt(wire.serverStreamPosition() + 3);
         attacked.sendBytes(h);
-        SealedLink.FrameException e = assertThrows(SealedLink.FrameException.class, () -> attacked.receive(MAX));
-        assertTrue(e.getMessage().contains("integrity"), e.getMessage());
+        assertFailsItsIntegrityCheck(attacked);
       }
       wire.alterServerByteAt(-1);
       // The first segment of the second echo sent twice: the copy is opened as the second segment
@@ -143,8 +147,7 @@ class SealedLinkTest {
         assertArrayEquals(m, attacked.receive(MAX), "the first echo, before the replay");
         wire.replayServerBytes(wire.serverStreamPosition() + 4, (64 << 10) + 16);
         attacked.sendBytes(m);
-        SealedLink.FrameException e = assertThrows(SealedLink.FrameException.class, () -> attacked.receive(MAX));
-        assertTrue(e.getMessage().contains("integrity"), e.getMessage());
+        assertFailsItsIntegrityCheck(attacked);
       }
       // The other direction: the server refuses the altered second request and ends the
       // connection, so the client gets no second echo at all, least of all an altered one.

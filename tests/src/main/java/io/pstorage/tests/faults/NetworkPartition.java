@@ -88,29 +88,32 @@ public final class NetworkPartition implements AutoCloseable {
    */
   public String isolatedSockets() {
     try {
-      // A few connections: their listing fits the pipe, so ss finishes before we read it.
-      Process p = new ProcessBuilder("ip", "netns", "exec", ns, "ss", "-tnoi").redirectErrorStream(true).start();
-      if (!p.waitFor(10, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        return "(ss did not finish in 10 s)";
-      }
-      return new String(p.getInputStream().readAllBytes()).trim();
+      return ip("netns", "exec", ns, "ss", "-tnoi");
     } catch (IOException e) {
-      return "(cannot run ss in " + ns + ": " + e.getMessage() + ")";
+      return "(" + e.getMessage() + ")";
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return "(interrupted)";
     }
   }
 
-  private static void ip(String... args) throws IOException, InterruptedException {
+  /**
+   * Runs `ip ARGS` and returns what it printed. Its output is a few lines, which fit the pipe, so
+   * it is waited for first: a command that hangs costs 10 s, not the test.
+   */
+  private static String ip(String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of("ip"));
     cmd.addAll(List.of(args));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    if (!p.waitFor(10, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new IOException(String.join(" ", cmd) + " did not finish in 10 s");
+    }
     String out = new String(p.getInputStream().readAllBytes()).trim();
-    if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
+    if (p.exitValue() != 0) {
       throw new IOException(String.join(" ", cmd) + " failed: " + out);
     }
+    return out;
   }
 
   /** Removes the namespace (and with it the veth pair) and the bridge; what is gone already is fine. */
