@@ -80,6 +80,11 @@ public final class MdsConfig {
    */
   public Duration electionTimeoutMin = Duration.ofMillis(600);
   public Duration electionTimeoutMax = Duration.ofMillis(1200);
+  /**
+   * How often a leader asks its peers for their Raft term (see StaleLeaderCheck): a leader cut off
+   * and replaced steps down within about this long of reaching a peer again. Zero turns it off.
+   */
+  public Duration staleLeaderCheckEvery = Duration.ofSeconds(1);
   /** Group commit: at most this many operations per Raft entry ... */
   public int maxOpsPerEntry = 512;
   /** ... and at most this many entries in flight before further operations queue up. */
@@ -152,6 +157,8 @@ public final class MdsConfig {
         p.getProperty("raft.appender.wait.us", "" + c.raftAppenderWait.toNanos() / 1000)));
     c.maxOpsPerEntry = Integer.parseInt(p.getProperty("group.commit.max.ops", "" + c.maxOpsPerEntry));
     c.maxEntriesInFlight = Integer.parseInt(p.getProperty("group.commit.max.entries", "" + c.maxEntriesInFlight));
+    c.staleLeaderCheckEvery = Duration.ofMillis(Long.parseLong(
+        p.getProperty("stale.leader.check.ms", "" + c.staleLeaderCheckEvery.toMillis())));
     return c.validate();
   }
 
@@ -176,6 +183,7 @@ public final class MdsConfig {
     p.setProperty("raft.appender.wait.us", "" + raftAppenderWait.toNanos() / 1000);
     p.setProperty("group.commit.max.ops", "" + maxOpsPerEntry);
     p.setProperty("group.commit.max.entries", "" + maxEntriesInFlight);
+    p.setProperty("stale.leader.check.ms", "" + staleLeaderCheckEvery.toMillis());
     PropertiesFile.write(dataDir, FILE_NAME, p, "pstorage MDS " + nodeId + " of cluster " + cluster);
   }
 }

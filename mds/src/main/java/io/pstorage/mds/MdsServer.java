@@ -12,6 +12,7 @@ import io.pstorage.common.cs.ChunkChannels;
 import io.pstorage.mds.raft.GroupCommitter;
 import io.pstorage.mds.raft.MdsStateMachine;
 import io.pstorage.mds.raft.RaftNode;
+import io.pstorage.mds.raft.StaleLeaderCheck;
 import io.pstorage.mds.leases.LeaseTable;
 import io.pstorage.mds.registry.CsLiveness;
 import io.pstorage.mds.registry.CsRegistry;
@@ -27,6 +28,7 @@ import io.pstorage.proto.Severity;
 import io.pstorage.proto.StatusCode;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -51,6 +53,10 @@ public final class MdsServer implements AutoCloseable {
   private final ScheduledExecutorService duties =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("mds-leader-duties").daemon().factory());
   private final ClusterTls tls;
+  private final StaleLeaderCheck staleLeaderCheck;
+  // Its own thread: a peer that does not answer holds up the next term check, not the leader's duties.
+  private final ScheduledExecutorService termChecks =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("mds-term-check").daemon().factory());
   private final NodeEnrollment enrollment;
   private Server grpc;
   private Server auth;
@@ -69,6 +75,7 @@ public final class MdsServer implements AutoCloseable {
     this.csChannels = new ChunkChannels(tls);
     this.replicator = new Replicator(cfg.cluster, cfg.replicationMaxParallel, cfg.replicationBytesPerSecond, sm, committer, liveness, leases, csChannels);
     this.service = new MetadataService(cfg, raft, sm, committer, liveness, leases, membership, replicator);
+    this.staleLeaderCheck = new StaleLeaderCheck(raft, cfg.cluster, tls, Duration.ofSeconds(1));
   }
 
   public MdsServer start() throws IOException {
@@ -86,6 +93,10 @@ public final class MdsServer implements AutoCloseable {
       membership.joinInBackground();
     }
     duties.scheduleWithFixedDelay(this::leaderDuties, 500, 500, TimeUnit.MILLISECONDS);
+    long every = cfg.staleLeaderCheckEvery.toMillis();
+    if (every > 0) {
+      termChecks.scheduleWithFixedDelay(this::checkTerm, every, every, TimeUnit.MILLISECONDS);
+    }
     LOG.info("mds started cluster={} node={} client={} raft={} auth={}", cfg.cluster, cfg.nodeId,
         cfg.self().client(), cfg.self().raft(), authAt);
     return this;
@@ -100,6 +111,14 @@ public final class MdsServer implements AutoCloseable {
       if (service != null) {
         service.becameLeader();
       }
+    }
+  }
+
+  private void checkTerm() {
+    try {
+      staleLeaderCheck.round();
+    } catch (RuntimeException e) {
+      LOG.warn("term check failed: {}", e.toString()); // the next round tries again
     }
   }
 
@@ -175,6 +194,8 @@ public final class MdsServer implements AutoCloseable {
   @Override
   public void close() throws IOException {
     duties.shutdownNow();
+    termChecks.shutdownNow();
+    staleLeaderCheck.close();
     membership.close();
     csChannels.close();
     if (grpc != null) {

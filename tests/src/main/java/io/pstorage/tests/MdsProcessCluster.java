@@ -111,6 +111,10 @@ public final class MdsProcessCluster implements AutoCloseable {
     return configs.get(0).peers.stream().map(p -> p.client().toString()).toList();
   }
 
+  public String cluster() {
+    return cluster;
+  }
+
   public MdsConfig config(int i) {
     return configs.get(i);
   }

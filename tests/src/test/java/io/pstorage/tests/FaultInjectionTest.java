@@ -303,7 +303,14 @@ class FaultInjectionTest {
           g.kill(other);
           Thread.sleep(2500);
           g.start(other);
-          Thread.sleep(3000);
+          g.awaitFollowing(other, Duration.ofSeconds(60));
+        }
+        // Every member up and following before the cut. A member still starting (a JVM start
+        // takes seconds on a busy host) would leave the two on the bridge without a majority: the
+        // one cut off would then be elected after the heal, rightly, and the scenario would test
+        // nothing it means to.
+        for (int i = 0; i < g.size(); i++) {
+          g.awaitFollowing(i, Duration.ofSeconds(60));
         }
         boolean wasLeader = g.leader(m) == 0;
         System.out.println("FAULTS mds member 1 cut off as " + (wasLeader ? "leader" : "follower"));
@@ -325,8 +332,14 @@ class FaultInjectionTest {
         // backoff (x1.6 per failed attempt), so the next try after the heal grows with the cut.
         // Hence 30 s plus the cut's length, not a fixed bound.
         awaitFollower(m, g, 0, Duration.ofSeconds(30).plusNanos(healAt - cutAt), net::isolatedSockets);
-        System.out.printf(Locale.ROOT, "FAULTS mds member 1 new_leader_after_s=%.1f cut_s=%.1f rejoined_after_heal_s=%.1f%n",
-            (electedAt - cutAt) / 1e9, (healAt - cutAt) / 1e9, (System.nanoTime() - healAt) / 1e9);
+        // How often the member's own term check (not Ratis) had to make it step down, so far.
+        long checks;
+        try (Stream<String> lines = Files.lines(g.config(0).dataDir.resolve("mds.log"))) {
+          checks = lines.filter(x -> x.contains("stale leader:") && x.contains("stepping down")).count();
+        }
+        System.out.printf(Locale.ROOT, "FAULTS mds member 1 new_leader_after_s=%.1f cut_s=%.1f rejoined_after_heal_s=%.1f "
+            + "stale_leader_stepdowns=%d%n", (electedAt - cutAt) / 1e9, (healAt - cutAt) / 1e9,
+            (System.nanoTime() - healAt) / 1e9, checks);
         pause(2000, deadline);
       }), m -> assertTrue(leaderCuts.get() > 0 || !STRICT_LEADER_CUT,
           "member 1 was never the leader when it was cut off"));
@@ -356,30 +369,134 @@ class FaultInjectionTest {
         last = e; // not reachable yet
       }
       if (System.nanoTime() >= end) {
-        // The cluster's directory goes with the test: keep what the member said and was doing for
-        // the report. Its log and threads first, what it answered last: CI shows a report's end.
-        Path log = g.config(i).dataDir.resolve("mds.log");
-        String tail = logTail(log, 60);
-        String threads;
-        try {
-          threads = g.running(i) ? Signals.threadDump(g.pid(i), log) : "(its process has exited)";
-        } catch (IOException | RuntimeException e) {
-          threads = "(no thread dump: " + e + ")"; // the report below matters more than the dump
-        }
-        fail("mds " + g.config(i).nodeId + " did not rejoin as a follower in " + timeout + ". The end of its log:\n"
-            + tail + "\nIts threads:\n" + threads + "\nIts TCP connections:\n" + sockets.get()
-            + "\nIts last answer: " + (last == null ? "ok" : last.getMessage()) + "; status says " + st.getMdsList());
+        fail("mds " + g.config(i).nodeId + " did not rejoin as a follower in " + timeout + "\n"
+            + rejoinReport(g, i, sockets.get(), last, st));
       }
       Thread.sleep(250);
     }
   }
 
-  private static String logTail(Path log, int lines) {
+  /**
+   * What a failed rejoin leaves to go on. The cluster's directory goes with the test, so every
+   * member's log is copied to target/fault-reports first; the report itself is ordered for CI,
+   * which shows only its end: threads, then each member's last Raft role changes and warnings,
+   * then the member's connections, then what each member answers about itself, last.
+   */
+  private static String rejoinReport(MdsProcessCluster g, int i, String sockets,
+      io.pstorage.common.PcsException last, io.pstorage.proto.ClusterStatusReply st) {
+    Path saved = Path.of("target", "fault-reports", "mds-rejoin-" + System.currentTimeMillis());
+    StringBuilder r = new StringBuilder();
+    String threads;
     try {
-      List<String> all = Files.readAllLines(log);
-      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+      threads = g.running(i) ? Signals.threadDump(g.pid(i), g.config(i).dataDir.resolve("mds.log"))
+          : "(its process has exited)";
+    } catch (IOException | RuntimeException e) {
+      threads = "(no thread dump: " + e + ")"; // the rest of the report matters more than the dump
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      threads = "(interrupted)";
+    }
+    r.append("Its threads:\n").append(threads).append('\n');
+    for (int j = 0; j < g.size(); j++) {
+      Path log = g.config(j).dataDir.resolve("mds.log");
+      try {
+        Files.createDirectories(saved);
+        Files.copy(log, saved.resolve("mds-" + g.config(j).nodeId + ".log"));
+      } catch (IOException e) {
+        r.append("(log of member ").append(g.config(j).nodeId).append(" not saved: ").append(e).append(")\n");
+      }
+      r.append("Member ").append(g.config(j).nodeId).append(", last role changes and warnings:\n")
+          .append(raftLines(log, 12)).append('\n');
+    }
+    r.append("Member ").append(g.config(i).nodeId).append("'s TCP connections:\n").append(socketSummary(sockets));
+    r.append("Logs saved in ").append(saved.toAbsolutePath()).append('\n');
+    r.append("Each member's own answer to a status request:\n");
+    for (int j = 0; j < g.size(); j++) {
+      r.append("  member ").append(g.config(j).nodeId).append(": ").append(ownView(g, j, st.getCluster())).append('\n');
+    }
+    r.append("Member ").append(g.config(i).nodeId).append("'s last answer to a local read: ")
+        .append(last == null ? "ok" : last.getMessage()).append("; the cluster's status says ")
+        .append(st.getMdsList().stream().map(x -> x.getId() + (x.getLeader() ? " (leader, applied " + x.getAppliedIndex() + ")" : ""))
+            .toList());
+    return r.toString();
+  }
+
+  /**
+   * Role changes, leader changes and warnings, without the per-request noise: a message repeated
+   * back to back (a warning per heartbeat) is one line with its count; each line is cut short.
+   */
+  private static String raftLines(Path log, int n) {
+    List<String> keep = new ArrayList<>();
+    String previous = null;
+    int repeats = 0;
+    try {
+      for (String x : Files.readAllLines(log)) {
+        if (!x.startsWith("20") || x.contains("APPEND_ENTRIES onError") || !(x.contains("changes role")
+            || x.contains("change Leader") || x.contains("leader changed") || x.contains(" WARN ") || x.contains(" ERROR "))) {
+          continue;
+        }
+        String message = x.substring(Math.min(x.length(), x.indexOf(" - ") + 1)).replaceAll("[0-9]+", "#");
+        if (message.equals(previous)) {
+          repeats++;
+          continue;
+        }
+        if (repeats > 0) {
+          keep.add("    (and " + repeats + " more like it)");
+        }
+        previous = message;
+        repeats = 0;
+        keep.add(x.length() > 230 ? x.substring(0, 230) : x);
+      }
     } catch (IOException e) {
       return "(cannot read " + log + ": " + e + ")";
+    }
+    if (repeats > 0) {
+      keep.add("    (and " + repeats + " more like it)");
+    }
+    return String.join("\n", keep.subList(Math.max(0, keep.size() - n), keep.size()));
+  }
+
+  /** `ss -tnoi` folded to a line per connection: its ends and the timers that say if it is stuck. */
+  private static String socketSummary(String ss) {
+    StringBuilder out = new StringBuilder();
+    String ends = null;
+    for (String line : ss.lines().map(String::strip).filter(x -> !x.isEmpty()).toList()) {
+      if (line.startsWith("State")) {
+        continue;
+      }
+      String[] f = line.split("\\s+");
+      if (line.startsWith("ts ") || line.contains("rto:")) {
+        StringBuilder timers = new StringBuilder();
+        for (String t : f) {
+          if (t.matches("(rto|backoff|lastsnd|lastrcv|lastack|retrans|bytes_sent|bytes_received):.*")) {
+            timers.append(' ').append(t);
+          }
+        }
+        out.append("  ").append(ends == null ? "?" : ends).append(timers).append('\n');
+        ends = null;
+      } else if (f.length >= 5) {
+        ends = f[0] + " " + f[3].replace("[::ffff:", "").replace("]", "") + " -> "
+            + f[4].replace("[::ffff:", "").replace("]", "");
+      }
+    }
+    return out.length() == 0 ? "  (none: " + ss.lines().findFirst().orElse("") + ")\n" : out.toString();
+  }
+
+  /** Asks member j first: a leader answers the status itself, a follower sends the asker on. */
+  private static String ownView(MdsProcessCluster g, int j, String cluster) {
+    if (!g.running(j)) {
+      return "(not running)";
+    }
+    try (MdsClient one = new MdsClient(cluster, List.of(g.config(j).self().client().toString()),
+        Duration.ofSeconds(3), TestCredentials.install(cluster))) {
+      // A follower's NOT_LEADER sends the client on to the leader it names; only the member that
+      // answered fills in its own applied index, so the answer says who answered.
+      var s = one.clusterStatus();
+      return "answered by " + s.getMdsList().stream().filter(x -> x.getAppliedIndex() > 0)
+          .map(x -> "member " + x.getId() + " (applied " + x.getAppliedIndex() + ")").findFirst().orElse("?")
+          + ", which names " + s.getLeaderId() + " the leader";
+    } catch (io.pstorage.common.PcsException e) {
+      return e.getMessage();
     }
   }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.pstorage.common.mds.MdsClient;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -67,6 +68,47 @@ class ProcessFailoverTest {
         assertEquals(io.pstorage.proto.StatusCode.UNAVAILABLE, assertThrows(io.pstorage.common.PcsException.class,
             () -> quick.lease(old, false, false)).code(), "an older file waits out the grace");
       }
+    }
+  }
+  /**
+   * Every member answers for its own Raft term and leader (what a leader asks its peers to find out
+   * that it was replaced while cut off), and an election shows as a higher term on the survivors.
+   */
+  @Test
+  void everyMemberReportsItsTermAndAnElectionRaisesIt() throws Exception {
+    try (MdsProcessCluster c = new MdsProcessCluster(dir, "terms", 3, cfg -> {}).start();
+        MdsClient m = c.client(Duration.ofSeconds(60))) {
+      m.mkdir(MdsClient.ROOT, "settled", 0755); // a committed entry: every member has heard the leader
+      int leader = c.leader(m);
+      String leaderAddress = c.config(leader).self().client().toString();
+      long term = -1;
+      for (int i = 0; i < 3; i++) {
+        io.pstorage.proto.MdsResponse r = termOf(c, i);
+        for (long end = System.nanoTime() + 10_000_000_000L; !r.getLeaderHint().equals(leaderAddress)
+            && System.nanoTime() < end; r = termOf(c, i)) {
+          Thread.sleep(100); // a follower names the leader once its first heartbeat arrives
+        }
+        if (term < 0) {
+          term = r.getTerm();
+        }
+        assertEquals(term, r.getTerm(), "member " + c.config(i).nodeId + " is in another term");
+        assertTrue(term > 0, "no term reported");
+        assertEquals(leaderAddress, r.getLeaderHint(), "member " + c.config(i).nodeId + " names another leader");
+      }
+      c.kill(leader);
+      m.mkdir(MdsClient.ROOT, "after", 0755); // through the new leader
+      for (int i = 0; i < 3; i++) {
+        if (i != leader) {
+          assertTrue(termOf(c, i).getTerm() > term, "member " + c.config(i).nodeId + " still in term " + term);
+        }
+      }
+    }
+  }
+
+  private static io.pstorage.proto.MdsResponse termOf(MdsProcessCluster c, int i) throws Exception {
+    try (MdsClient one = new MdsClient(c.cluster(), List.of(c.config(i).self().client().toString()),
+        Duration.ofSeconds(10), TestCredentials.install(c.cluster()))) {
+      return one.raftTerm();
     }
   }
 }

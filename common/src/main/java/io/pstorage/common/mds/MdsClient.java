@@ -37,7 +37,8 @@ public final class MdsClient implements AutoCloseable {
   private final CallNumbers calls = new CallNumbers();
   private final Duration deadline;
   private final ClusterTls tls;
-  private final Duration attemptTimeout = Duration.ofSeconds(5);
+  /** One attempt's wait; never longer than the whole call may take. */
+  private final Duration attemptTimeout;
   private volatile String target;
   private volatile int uid;
   private volatile int gid;
@@ -57,6 +58,7 @@ public final class MdsClient implements AutoCloseable {
     this.cluster = cluster;
     this.addresses = new ArrayList<>(addresses.stream().map(BsList::withDefaultPort).toList());
     this.deadline = deadline;
+    this.attemptTimeout = deadline.compareTo(Duration.ofSeconds(5)) < 0 ? deadline : Duration.ofSeconds(5);
     this.target = this.addresses.get(0);
     UUID u = UUID.randomUUID();
     this.clientId = ByteString.copyFrom(ByteBuffer.allocate(16)
@@ -370,6 +372,11 @@ public final class MdsClient implements AutoCloseable {
   public void hello(String host, String what) throws PcsException {
     call(MdsRequest.newBuilder().setClientHello(ClientHelloRequest.newBuilder().setClientId(clientId).setHost(host)
         .setWhat(what).setPid(ProcessHandle.current().pid())));
+  }
+
+  /** The Raft term of the member this client reaches first, and the leader it follows (any member answers). */
+  public MdsResponse raftTerm() throws PcsException {
+    return call(MdsRequest.newBuilder().setRaftTerm(RaftTermRequest.getDefaultInstance()));
   }
 
   public ClusterStatusReply clusterStatus() throws PcsException {

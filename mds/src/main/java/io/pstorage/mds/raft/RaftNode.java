@@ -20,6 +20,7 @@ import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcTlsConfig;
 import org.apache.ratis.protocol.SetConfigurationRequest;
+import org.apache.ratis.protocol.TransferLeadershipRequest;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.Message;
@@ -132,6 +133,19 @@ public final class RaftNode implements Closeable {
     try {
       return server.setConfigurationAsync(new SetConfigurationRequest(clientId, self, group.getGroupId(),
           callIds.incrementAndGet(), args));
+    } catch (IOException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
+   * Leader only: gives up leadership at once (a Ratis transfer to nobody). The member stays in the
+   * group as a follower and learns the current term from the next message of a peer.
+   */
+  public CompletableFuture<RaftClientReply> stepDown() {
+    try {
+      return server.transferLeadershipAsync(new TransferLeadershipRequest(clientId, self, group.getGroupId(),
+          callIds.incrementAndGet(), null, 3_000));
     } catch (IOException e) {
       return CompletableFuture.failedFuture(e);
     }

@@ -100,6 +100,10 @@ public final class MetadataService {
       if (op == MdsRequest.OpCase.GET_EVENTS) {
         return CompletableFuture.completedFuture(sm.localRead(q)); // any replica; may lag slightly
       }
+      if (op == MdsRequest.OpCase.RAFT_TERM) {
+        return CompletableFuture.completedFuture(MdsResponse.newBuilder().setStatus(StatusCode.OK)
+            .setTerm(raft.currentTerm()).setLeaderHint(raft.leaderClientAddress()).build());
+      }
       if (!raft.isLeader()) {
         return CompletableFuture.completedFuture(notLeader());
       }
@@ -450,7 +454,7 @@ public final class MetadataService {
   private MdsResponse notLeader() {
     String hint = raft.leaderClientAddress();
     return error(StatusCode.NOT_LEADER, hint.isEmpty() ? "no leader elected yet" : "the leader is at " + hint)
-        .toBuilder().setLeaderHint(hint).build();
+        .toBuilder().setLeaderHint(hint).setTerm(raft.currentTerm()).build();
   }
 
   static MdsResponse error(StatusCode code, String message) {
