@@ -182,6 +182,19 @@ public final class MdsServer implements AutoCloseable {
     return sm.appliedIndex();
   }
 
+  public long currentTerm() {
+    return raft.currentTerm();
+  }
+
+  /** Leader only: gives up leadership (what StaleLeaderCheck does); completes once Ratis has. */
+  public java.util.concurrent.CompletableFuture<Void> stepDown() {
+    return raft.stepDown().thenAccept(r -> {
+      if (!r.isSuccess()) {
+        throw new java.util.concurrent.CompletionException("step-down refused", r.getException());
+      }
+    });
+  }
+
   public long logStartIndex() {
     return raft.logStartIndex();
   }

@@ -54,6 +54,34 @@ class FailoverTest {
     }
   }
 
+  /**
+   * What a leader does once it learns it was replaced while cut off (StaleLeaderCheck): it gives
+   * up leadership at once, a new term starts, and clients carry on through whoever leads it.
+   */
+  @Test
+  void aLeaderThatStepsDownIsFollowedByANewTermAndClientsCarryOn() throws Exception {
+    try (MiniMdsCluster c = new MiniMdsCluster(dir, "stepdown", 3, cfg -> {}).start();
+        MdsClient m = c.client()) {
+      m.mkdir(MdsClient.ROOT, "before", 0755);
+      int leader = c.awaitLeader(Duration.ofSeconds(30));
+      long term = c.server(leader).currentTerm();
+      c.server(leader).stepDown().get(10, java.util.concurrent.TimeUnit.SECONDS);
+      long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      int next = -1;
+      while (next < 0 && System.nanoTime() < end) {
+        for (int i = 0; i < c.size(); i++) {
+          if (c.server(i).isLeader() && c.server(i).currentTerm() > term) {
+            next = i;
+          }
+        }
+        Thread.sleep(20);
+      }
+      assertTrue(next >= 0, "no leader in a term after " + term + " within 30 s of the step-down");
+      m.mkdir(MdsClient.ROOT, "after", 0755);
+      assertEquals(Set.of("before", "after"), NamespaceTest.names(m.readdirAll(MdsClient.ROOT)));
+    }
+  }
+
   @Test
   void leaderLossMidLoadLosesNothingAndClientsContinue() throws Exception {
     try (MiniMdsCluster c = new MiniMdsCluster(dir, "failover", 3, cfg -> {}).start()) {
