@@ -19,6 +19,8 @@ import java.util.concurrent.Future;
 final class ClusterView {
   final ClusterStatusReply s;
   final List<Boolean> mdsUp = new ArrayList<>();
+  /** Each member's own Raft term, -1 where it did not say (unreachable). */
+  final List<Long> mdsTerm = new ArrayList<>();
   int mdsAvail, active, inactive, offline, failed;
   long total, free;
 
@@ -30,12 +32,14 @@ final class ClusterView {
     ClusterView v = new ClusterView(m.clusterStatus());
     // probe every MDS at once: one slow or dead member must not slow down the whole command
     try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-      List<Future<Boolean>> probes = new ArrayList<>();
+      List<Future<Long>> probes = new ArrayList<>();
       for (MdsInfo i : v.s.getMdsList()) {
-        probes.add(pool.submit(() -> reachable(v.s.getCluster(), i.getAddress(), tls)));
+        probes.add(pool.submit(() -> termOf(v.s.getCluster(), i.getAddress(), tls)));
       }
-      for (Future<Boolean> f : probes) {
-        v.mdsUp.add(f.get());
+      for (Future<Long> f : probes) {
+        long term = f.get();
+        v.mdsUp.add(term >= 0);
+        v.mdsTerm.add(term);
       }
     }
     v.mdsAvail = (int) v.mdsUp.stream().filter(b -> b).count();
@@ -58,13 +62,15 @@ final class ClusterView {
     return mdsAvail == s.getMdsCount() && inactive == 0 && offline == 0 && failed == 0;
   }
 
-  /** An MDS is "avail" when it answers a local read (the event log) within 3 seconds. */
-  private static boolean reachable(String cluster, String address, ClusterTls tls) {
+  /**
+   * An MDS is "avail" when it says its Raft term within 3 seconds (any member answers for itself);
+   * the term, or -1. A member behind the leader's term has not heard of the last election yet.
+   */
+  private static long termOf(String cluster, String address, ClusterTls tls) {
     try (MdsClient one = new MdsClient(cluster, List.of(address), Duration.ofSeconds(3), tls)) {
-      one.events(Long.MAX_VALUE - 1, 1);
-      return true;
+      return one.raftTerm().getTerm();
     } catch (Exception e) {
-      return false;
+      return -1; // shown as offline: the table is the report
     }
   }
 
@@ -83,12 +89,13 @@ final class ClusterView {
     long badFound = s.getCsList().stream().mapToLong(c -> c.getScrub().getBadFound()).sum();
     out.printf("Scrub: %d of %d CS scrubbing, %d bad replica(s) found%n", scrubbing, s.getCsCount(), badFound);
     out.printf("Clients: %d connected, %d writing%n%n", s.getClientsCount(), s.getWritingClients());
-    out.printf("%6s %-8s %-9s %-22s %-22s %s%n", "MDSID", "STATUS", "ROLE", "ADDRESS", "RAFT ADDRESS", "APPLIED");
+    out.printf("%6s %-8s %-9s %6s %-22s %-22s %s%n", "MDSID", "STATUS", "ROLE", "TERM", "ADDRESS", "RAFT ADDRESS",
+        "APPLIED");
     for (int k = 0; k < s.getMdsCount(); k++) {
       MdsInfo i = s.getMds(k);
-      out.printf("%6s %-8s %-9s %-22s %-22s %s%n", i.getId(), mdsUp.get(k) ? "avail" : "offline",
-          i.getLeader() ? "leader" : "follower", i.getAddress(), i.getRaftAddress(),
-          i.getLeader() ? Long.toString(i.getAppliedIndex()) : "-");
+      out.printf("%6s %-8s %-9s %6s %-22s %-22s %s%n", i.getId(), mdsUp.get(k) ? "avail" : "offline",
+          i.getLeader() ? "leader" : "follower", mdsTerm.get(k) >= 0 ? Long.toString(mdsTerm.get(k)) : "-",
+          i.getAddress(), i.getRaftAddress(), i.getLeader() ? Long.toString(i.getAppliedIndex()) : "-");
     }
     out.println();
     out.printf("%6s %-8s %8s %8s %9s %6s %6s %6s %-16s %s%n", "CSID", "STATUS", "SPACE", "FREE", "REPLICAS",
@@ -146,6 +153,7 @@ final class ClusterView {
       MdsInfo i = s.getMds(k);
       b.append(k == 0 ? "" : ",").append("{\"id\":").append(q(i.getId())).append(",\"status\":")
           .append(q(mdsUp.get(k) ? "avail" : "offline")).append(",\"leader\":").append(i.getLeader())
+          .append(",\"term\":").append(mdsTerm.get(k))
           .append(",\"address\":").append(q(i.getAddress())).append(",\"raft_address\":").append(q(i.getRaftAddress()))
           .append('}');
     }

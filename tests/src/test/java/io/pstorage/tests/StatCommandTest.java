@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,13 +34,18 @@ class StatCommandTest {
       assertTrue(r.out().contains("MDS nodes: 3 of 3, leader " + (leader + 1)), r.out());
       assertEquals(3, r.out().lines().filter(l -> l.matches("\\s+\\d+ avail .*")).count(), r.out());
       assertEquals(1, r.out().lines().filter(l -> l.matches("\\s+\\d+ avail\\s+leader .*")).count(), r.out());
+      // every member says its own Raft term, and in a settled group they are one and the same
+      List<String> terms = r.out().lines().filter(l -> l.matches("\\s+\\d+ avail\\s+(leader|follower)\\s+\\d+ .*"))
+          .map(l -> l.trim().split("\\s+")[3]).distinct().toList();
+      assertEquals(1, terms.size(), "one term for the whole group: " + r.out());
+      assertTrue(Long.parseLong(terms.get(0)) > 0, r.out());
 
       c.stop((leader + 1) % 3);
       r = pstorage(root, "-c", "statc", "stat");
       assertEquals(3, r.code(), "degraded exits 3: " + r.err());
       assertTrue(r.out().startsWith("Cluster 'statc': degraded"), r.out());
       assertTrue(r.out().contains("MDS nodes: 2 of 3"), r.out());
-      assertEquals(1, r.out().lines().filter(l -> l.matches("\\s+\\d+ offline .*")).count(), r.out());
+      assertEquals(1, r.out().lines().filter(l -> l.matches("\\s+\\d+ offline\\s+follower\\s+- .*")).count(), r.out());
 
       // wrong arguments: one clear line, non-zero exit, nothing else
       r = pstorage(root, "-c", "statc", "stat", "--bogus");
