@@ -1,5 +1,6 @@
 package io.pstorage.cli;
 
+import io.pstorage.common.PcsException;
 import io.pstorage.common.mds.MdsClient;
 import io.pstorage.common.security.ClusterTls;
 import io.pstorage.proto.ClientInfo;
@@ -7,6 +8,7 @@ import io.pstorage.proto.ClusterStatusReply;
 import io.pstorage.proto.CsInfo;
 import io.pstorage.proto.CsState;
 import io.pstorage.proto.MdsInfo;
+import io.pstorage.proto.StatusCode;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,7 +21,7 @@ import java.util.concurrent.Future;
 final class ClusterView {
   final ClusterStatusReply s;
   final List<Boolean> mdsUp = new ArrayList<>();
-  /** Each member's own Raft term, -1 where it did not say (unreachable). */
+  /** Each member's own Raft term: -1 where it did not answer, 0 where it answered without one. */
   final List<Long> mdsTerm = new ArrayList<>();
   int mdsAvail, active, inactive, offline, failed;
   long total, free;
@@ -38,7 +40,7 @@ final class ClusterView {
       }
       for (Future<Long> f : probes) {
         long term = f.get();
-        v.mdsUp.add(term >= 0);
+        v.mdsUp.add(term >= 0); // -1: no answer at all
         v.mdsTerm.add(term);
       }
     }
@@ -64,15 +66,27 @@ final class ClusterView {
 
   /**
    * An MDS is "avail" when it says its Raft term within 3 seconds (any member answers for itself);
-   * the term, or -1. A member behind the leader's term has not heard of the last election yet.
+   * the term, 0 for a member too old to say, -1 for none. A member behind the leader's term has
+   * not heard of the last election yet.
    */
   private static long termOf(String cluster, String address, ClusterTls tls) {
     try (MdsClient one = new MdsClient(cluster, List.of(address), Duration.ofSeconds(3), tls)) {
-      return one.raftTerm().getTerm();
+      try {
+        return one.raftTerm().getTerm();
+      } catch (PcsException e) {
+        if (e.code() != StatusCode.INVALID_ARGUMENT) {
+          throw e;
+        }
+        one.events(Long.MAX_VALUE - 1, 1); // an older MDS: up if it answers a local read
+        return UNKNOWN_TERM;
+      }
     } catch (Exception e) {
       return -1; // shown as offline: the table is the report
     }
   }
+
+  /** A member that answers but does not say its term (a version before RaftTermRequest). */
+  static final long UNKNOWN_TERM = 0;
 
   void printText(PrintWriter out) {
     out.printf("Cluster '%s': %s%n", s.getCluster(), healthy() ? "healthy" : "degraded");
@@ -94,7 +108,7 @@ final class ClusterView {
     for (int k = 0; k < s.getMdsCount(); k++) {
       MdsInfo i = s.getMds(k);
       out.printf("%6s %-8s %-9s %6s %-22s %-22s %s%n", i.getId(), mdsUp.get(k) ? "avail" : "offline",
-          i.getLeader() ? "leader" : "follower", mdsTerm.get(k) >= 0 ? Long.toString(mdsTerm.get(k)) : "-",
+          i.getLeader() ? "leader" : "follower", mdsTerm.get(k) > 0 ? Long.toString(mdsTerm.get(k)) : "-",
           i.getAddress(), i.getRaftAddress(), i.getLeader() ? Long.toString(i.getAppliedIndex()) : "-");
     }
     out.println();
@@ -153,7 +167,7 @@ final class ClusterView {
       MdsInfo i = s.getMds(k);
       b.append(k == 0 ? "" : ",").append("{\"id\":").append(q(i.getId())).append(",\"status\":")
           .append(q(mdsUp.get(k) ? "avail" : "offline")).append(",\"leader\":").append(i.getLeader())
-          .append(",\"term\":").append(mdsTerm.get(k))
+          .append(",\"term\":").append(mdsTerm.get(k) > 0 ? Long.toString(mdsTerm.get(k)) : "null")
           .append(",\"address\":").append(q(i.getAddress())).append(",\"raft_address\":").append(q(i.getRaftAddress()))
           .append('}');
     }

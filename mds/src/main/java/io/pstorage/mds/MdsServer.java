@@ -75,7 +75,7 @@ public final class MdsServer implements AutoCloseable {
     this.csChannels = new ChunkChannels(tls);
     this.replicator = new Replicator(cfg.cluster, cfg.replicationMaxParallel, cfg.replicationBytesPerSecond, sm, committer, liveness, leases, csChannels);
     this.service = new MetadataService(cfg, raft, sm, committer, liveness, leases, membership, replicator);
-    this.staleLeaderCheck = new StaleLeaderCheck(raft, cfg.cluster, tls, Duration.ofSeconds(1));
+    this.staleLeaderCheck = StaleLeaderCheck.of(raft, cfg.cluster, tls, Duration.ofSeconds(1));
   }
 
   public MdsServer start() throws IOException {
@@ -103,7 +103,7 @@ public final class MdsServer implements AutoCloseable {
   }
 
   private void onLeaderChange(RaftPeerId leader) {
-    LOG.info("leader changed node={} leader={}", cfg.nodeId, leader);
+    LOG.info("leader changed node={} leader={} term={}", cfg.nodeId, leader, raft != null ? raft.currentTerm() : -1);
     if (raft != null && raft.self().equals(leader)) {
       liveness.becameLeader();
       leases.becameLeader();

@@ -37,7 +37,7 @@ public final class MdsClient implements AutoCloseable {
   private final CallNumbers calls = new CallNumbers();
   private final Duration deadline;
   private final ClusterTls tls;
-  /** One attempt's wait; never longer than the whole call may take. */
+  /** One attempt's wait: no longer than the whole call may take, down to 1 s. */
   private final Duration attemptTimeout;
   private volatile String target;
   private volatile int uid;
@@ -58,7 +58,8 @@ public final class MdsClient implements AutoCloseable {
     this.cluster = cluster;
     this.addresses = new ArrayList<>(addresses.stream().map(BsList::withDefaultPort).toList());
     this.deadline = deadline;
-    this.attemptTimeout = deadline.compareTo(Duration.ofSeconds(5)) < 0 ? deadline : Duration.ofSeconds(5);
+    // 5 s, or the whole deadline when shorter, but never under 1 s (a zero deadline still tries once)
+    this.attemptTimeout = Duration.ofMillis(Math.max(1000, Math.min(5000, deadline.toMillis())));
     this.target = this.addresses.get(0);
     UUID u = UUID.randomUUID();
     this.clientId = ByteString.copyFrom(ByteBuffer.allocate(16)
