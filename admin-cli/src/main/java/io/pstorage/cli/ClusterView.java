@@ -20,7 +20,6 @@ import java.util.concurrent.Future;
 /** One look at the cluster, as stat and top print it: the leader's report plus a probe of every MDS. */
 final class ClusterView {
   final ClusterStatusReply s;
-  final List<Boolean> mdsUp = new ArrayList<>();
   /** Each member's own Raft term: -1 where it did not answer, 0 where it answered without one. */
   final List<Long> mdsTerm = new ArrayList<>();
   int mdsAvail, active, inactive, offline, failed;
@@ -39,12 +38,10 @@ final class ClusterView {
         probes.add(pool.submit(() -> termOf(v.s.getCluster(), i.getAddress(), tls)));
       }
       for (Future<Long> f : probes) {
-        long term = f.get();
-        v.mdsUp.add(term >= 0); // -1: no answer at all
-        v.mdsTerm.add(term);
+        v.mdsTerm.add(f.get());
       }
     }
-    v.mdsAvail = (int) v.mdsUp.stream().filter(b -> b).count();
+    v.mdsAvail = (int) v.mdsTerm.stream().filter(t -> t >= 0).count();
     for (CsInfo cs : v.s.getCsList()) {
       switch (cs.getState()) {
         case ACTIVE -> v.active++;
@@ -107,7 +104,7 @@ final class ClusterView {
         "APPLIED");
     for (int k = 0; k < s.getMdsCount(); k++) {
       MdsInfo i = s.getMds(k);
-      out.printf("%6s %-8s %-9s %6s %-22s %-22s %s%n", i.getId(), mdsUp.get(k) ? "avail" : "offline",
+      out.printf("%6s %-8s %-9s %6s %-22s %-22s %s%n", i.getId(), mdsTerm.get(k) >= 0 ? "avail" : "offline",
           i.getLeader() ? "leader" : "follower", mdsTerm.get(k) > 0 ? Long.toString(mdsTerm.get(k)) : "-",
           i.getAddress(), i.getRaftAddress(), i.getLeader() ? Long.toString(i.getAppliedIndex()) : "-");
     }
@@ -166,7 +163,7 @@ final class ClusterView {
     for (int k = 0; k < s.getMdsCount(); k++) {
       MdsInfo i = s.getMds(k);
       b.append(k == 0 ? "" : ",").append("{\"id\":").append(q(i.getId())).append(",\"status\":")
-          .append(q(mdsUp.get(k) ? "avail" : "offline")).append(",\"leader\":").append(i.getLeader())
+          .append(q(mdsTerm.get(k) >= 0 ? "avail" : "offline")).append(",\"leader\":").append(i.getLeader())
           .append(",\"term\":").append(mdsTerm.get(k) > 0 ? Long.toString(mdsTerm.get(k)) : "null")
           .append(",\"address\":").append(q(i.getAddress())).append(",\"raft_address\":").append(q(i.getRaftAddress()))
           .append('}');

@@ -75,7 +75,7 @@ public final class MdsServer implements AutoCloseable {
     this.csChannels = new ChunkChannels(tls);
     this.replicator = new Replicator(cfg.cluster, cfg.replicationMaxParallel, cfg.replicationBytesPerSecond, sm, committer, liveness, leases, csChannels);
     this.service = new MetadataService(cfg, raft, sm, committer, liveness, leases, membership, replicator);
-    this.staleLeaderCheck = StaleLeaderCheck.of(raft, cfg.cluster, tls, Duration.ofSeconds(1));
+    this.staleLeaderCheck = new StaleLeaderCheck(raft, cfg.cluster, tls, Duration.ofSeconds(1));
   }
 
   public MdsServer start() throws IOException {
@@ -188,11 +188,7 @@ public final class MdsServer implements AutoCloseable {
 
   /** Leader only: gives up leadership (what StaleLeaderCheck does); completes once Ratis has. */
   public java.util.concurrent.CompletableFuture<Void> stepDown() {
-    return raft.stepDown().thenAccept(r -> {
-      if (!r.isSuccess()) {
-        throw new java.util.concurrent.CompletionException("step-down refused", r.getException());
-      }
-    });
+    return raft.stepDown();
   }
 
   public long logStartIndex() {

@@ -37,7 +37,7 @@ import org.apache.ratis.util.SizeInBytes;
 import org.apache.ratis.util.TimeDuration;
 
 /** This MDS's member of the Ratis group, and in-process submission of writes and reads to it. */
-public final class RaftNode implements Closeable {
+public final class RaftNode implements Closeable, StaleLeaderCheck.Member {
   private final RaftServer server;
   private final RaftGroup group;
   private final RaftPeerId self;
@@ -142,10 +142,15 @@ public final class RaftNode implements Closeable {
    * Leader only: gives up leadership at once (a Ratis transfer to nobody). The member stays in the
    * group as a follower and learns the current term from the next message of a peer.
    */
-  public CompletableFuture<RaftClientReply> stepDown() {
+  @Override
+  public CompletableFuture<Void> stepDown() {
     try {
       return server.transferLeadershipAsync(new TransferLeadershipRequest(clientId, self, group.getGroupId(),
-          callIds.incrementAndGet(), null, 3_000));
+          callIds.incrementAndGet(), null, 3_000)).thenAccept(r -> {
+            if (!r.isSuccess()) {
+              throw new java.util.concurrent.CompletionException("step-down refused", r.getException());
+            }
+          });
     } catch (IOException e) {
       return CompletableFuture.failedFuture(e);
     }
@@ -191,6 +196,7 @@ public final class RaftNode implements Closeable {
     return server.getDivision(group.getGroupId());
   }
 
+  @Override
   public boolean isLeader() {
     try {
       return division().getInfo().isLeader();
@@ -216,6 +222,7 @@ public final class RaftNode implements Closeable {
     }
   }
 
+  @Override
   public long currentTerm() {
     try {
       return division().getInfo().getCurrentTerm();
@@ -236,11 +243,24 @@ public final class RaftNode implements Closeable {
   /** Client address of the leader, or "" when unknown. */
   public String leaderClientAddress() {
     RaftPeerId leader = leaderId();
-    if (leader == null) {
-      return "";
-    }
+    return leader == null ? "" : clientAddressOf(leader);
+  }
+
+  @Override
+  public String selfClientAddress() {
+    return clientAddressOf(self);
+  }
+
+  /** Client addresses of the other members of the current configuration. */
+  @Override
+  public List<String> peerClientAddresses() {
+    return peers().stream().filter(p -> !p.getId().equals(self))
+        .map(p -> p.getClientAddress() == null ? "" : p.getClientAddress()).filter(a -> !a.isEmpty()).toList();
+  }
+
+  private String clientAddressOf(RaftPeerId id) {
     for (RaftPeer p : peers()) {
-      if (p.getId().equals(leader)) {
+      if (p.getId().equals(id)) {
         return p.getClientAddress() == null ? "" : p.getClientAddress();
       }
     }

@@ -7,11 +7,9 @@ import io.pstorage.proto.MdsResponse;
 import io.pstorage.proto.StatusCode;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import org.apache.ratis.protocol.RaftPeer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,7 +32,7 @@ import org.slf4j.LoggerFactory;
 public final class StaleLeaderCheck implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(StaleLeaderCheck.class);
 
-  /** What the check needs of this member's Raft role (RaftNode, or a stand-in in a test). */
+  /** What the check needs of this member's Raft role: RaftNode implements it (a test, a stand-in). */
   public interface Member {
     boolean isLeader();
 
@@ -61,51 +59,6 @@ public final class StaleLeaderCheck implements AutoCloseable {
     this.cluster = cluster;
     this.tls = tls;
     this.wait = wait;
-  }
-
-  /** The check for this MDS's Raft member. */
-  public static StaleLeaderCheck of(RaftNode raft, String cluster, ClusterTls tls, Duration wait) {
-    return new StaleLeaderCheck(new Member() {
-      @Override
-      public boolean isLeader() {
-        return raft.isLeader();
-      }
-
-      @Override
-      public long currentTerm() {
-        return raft.currentTerm();
-      }
-
-      @Override
-      public List<String> peerClientAddresses() {
-        Map<String, String> byId = new LinkedHashMap<>();
-        for (RaftPeer p : raft.peers()) {
-          if (!p.getId().equals(raft.self()) && p.getClientAddress() != null && !p.getClientAddress().isEmpty()) {
-            byId.put(p.getId().toString(), p.getClientAddress());
-          }
-        }
-        return List.copyOf(byId.values());
-      }
-
-      @Override
-      public String selfClientAddress() {
-        for (RaftPeer p : raft.peers()) {
-          if (p.getId().equals(raft.self())) {
-            return String.valueOf(p.getClientAddress());
-          }
-        }
-        return "";
-      }
-
-      @Override
-      public CompletableFuture<?> stepDown() {
-        return raft.stepDown().thenAccept(r -> {
-          if (!r.isSuccess()) {
-            throw new java.util.concurrent.CompletionException("step-down refused", r.getException());
-          }
-        });
-      }
-    }, cluster, tls, wait);
   }
 
   /**
